@@ -1,0 +1,51 @@
+# Two commands for a fresh machine with python3:  make run  |  make test
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(abspath $(VENV))/bin
+
+.PHONY: run test install lint format lock demo clean
+
+$(VENV)/.installed: pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	touch $@
+
+install: $(VENV)/.installed
+
+# Set up and run the whole site locally: web server, Celery worker and beat
+# (queue in files under var/, no Redis needed) and localstripe for Stripe.
+run: export PATH := $(BIN):$(PATH)
+run: export CELERY_BROKER_URL ?= filesystem://
+run: export PORT_WEB ?= 8000
+run: export PORT_STRIPE ?= 8420
+run: export STRIPE_API_BASE ?= http://127.0.0.1:$(PORT_STRIPE)
+run: export SITE_URL ?= http://127.0.0.1:$(PORT_WEB)
+run: install
+	python manage.py migrate --no-input
+	python manage.py demo_data
+	@echo "\n  Open $(SITE_URL)/  (admin: $(SITE_URL)/admin/ with the staff sign-in above)\n"
+	honcho start -f Procfile.dev
+
+# The whole test suite, lint and migration checks. CI runs exactly this, with
+# DATABASE_URL and CELERY_BROKER_URL pointing at PostgreSQL and Redis.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python manage.py makemigrations --check --dry-run
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+# Re-pin every dependency after changing pyproject.toml.
+lock:
+	rm -rf var/lock-venv && $(PYTHON) -m venv var/lock-venv
+	var/lock-venv/bin/pip install --quiet --upgrade pip
+	var/lock-venv/bin/pip install --quiet -e ".[dev]"
+	var/lock-venv/bin/pip freeze --exclude-editable | grep -v '^patronage' > requirements.lock
+	rm -rf var/lock-venv
+
+clean:
+	rm -rf $(VENV) var/db.sqlite3 var/celery var/static

@@ -1,0 +1,325 @@
+"""Patronage settings: one module, every knob from the environment.
+
+Read it top to bottom. Each value comes from an environment variable with a
+default that suits a first run on a laptop (SQLite, tasks run eagerly, email
+printed to the console). `.env.example` lists every variable for production.
+"""
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, unquote, urlsplit
+
+import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    return os.environ.get(name, default)
+
+
+def envbool(name: str, default: str) -> bool:
+    return str(env(name, default)).strip().lower() in {"1", "true", "yes", "on"}
+
+
+def envint(name: str, default: str) -> int:
+    return int(str(env(name, default)))
+
+
+def envlist(name: str, default: str) -> list[str]:
+    return [item.strip() for item in str(env(name, default)).split(",") if item.strip()]
+
+
+# --- Core -------------------------------------------------------------------
+
+# Development default: on. Production must set DEBUG=0 (and then SECRET_KEY).
+DEBUG = envbool("DEBUG", "1")
+
+SECRET_KEY = env("SECRET_KEY") or ""
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured(
+            "SECRET_KEY is not set. With DEBUG off it is required: set SECRET_KEY to a long "
+            "random string, e.g. the output of "
+            "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`."
+        )
+    SECRET_KEY = "insecure-development-key-never-use-in-production"  # noqa: S105
+
+# Public address of this site, used in emails and Stripe return URLs (no trailing slash)
+SITE_URL = str(env("SITE_URL", "http://127.0.0.1:8000")).rstrip("/")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", f"{urlsplit(SITE_URL).hostname},localhost,127.0.0.1")
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.humanize",
+    "allauth",
+    "allauth.account",
+    "members",
+    "payments",
+    "content",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+]
+
+ROOT_URLCONF = "config.urls"
+WSGI_APPLICATION = "config.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "config.context_processors.organization",
+            ],
+        },
+    },
+]
+
+# --- Database ---------------------------------------------------------------
+
+# Local state of a development run (SQLite file, queued tasks, collected static)
+VAR_DIR = BASE_DIR / "var"
+VAR_DIR.mkdir(exist_ok=True)
+
+# e.g. postgres://user:password@host:5432/patronage; default: a SQLite file in var/
+DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'db.sqlite3'}")
+DATABASES = {
+    "default": dj_database_url.parse(
+        DATABASE_URL,
+        conn_max_age=envint("DB_CONN_MAX_AGE", "60"),
+        conn_health_checks=True,
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Cache (rate limits live here, so production needs a shared one) --------
+
+# redis://127.0.0.1:6379/1 in production; default: this process's memory
+CACHE_URL = env("CACHE_URL", "locmem://")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Accounts (django-allauth) ----------------------------------------------
+
+AUTH_USER_MODEL = "members.User"
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "allauth.account.auth_backends.AuthenticationBackend",
+]
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+LOGIN_URL = "account_login"
+LOGIN_REDIRECT_URL = "members:account"
+ACCOUNT_LOGOUT_REDIRECT_URL = "/"
+ACCOUNT_ADAPTER = "members.adapter.AccountAdapter"
+ACCOUNT_USER_MODEL_USERNAME_FIELD = None
+ACCOUNT_LOGIN_METHODS = {"email"}
+ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
+ACCOUNT_UNIQUE_EMAIL = True
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CONFIRM_EMAIL_ON_GET = False
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
+# Signing up with an address that already has an account sends that address a
+# notice instead of revealing the account exists.
+ACCOUNT_PREVENT_ENUMERATION = True
+# allauth's own rate limits (failed logins, sign-ups, login codes, password
+# resets) stay on with their defaults; they count in the cache above.
+
+# --- Email ------------------------------------------------------------------
+
+
+def email_settings(url: str) -> dict[str, object]:
+    """Translate EMAIL_URL into Django's EMAIL_* settings.
+
+    console:            print to stdout (default)
+    file:///path/dir    write each message to a file in that folder
+    locmem:             keep in memory (tests)
+    smtp://user:pass@host:587?tls=1   or   smtps://user:pass@host:465
+    """
+    parts = urlsplit(url)
+    scheme = parts.scheme
+    if scheme == "console":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.console.EmailBackend"}
+    if scheme == "locmem":
+        return {"EMAIL_BACKEND": "django.core.mail.backends.locmem.EmailBackend"}
+    if scheme == "file":
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.filebased.EmailBackend",
+            "EMAIL_FILE_PATH": unquote(parts.path),
+        }
+    if scheme in {"smtp", "smtps"}:
+        query = parse_qs(parts.query)
+        return {
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": parts.hostname or "localhost",
+            "EMAIL_PORT": parts.port or (465 if scheme == "smtps" else 25),
+            "EMAIL_HOST_USER": unquote(parts.username or ""),
+            "EMAIL_HOST_PASSWORD": unquote(parts.password or ""),
+            "EMAIL_USE_SSL": scheme == "smtps",
+            "EMAIL_USE_TLS": query.get("tls", ["0"])[0] in {"1", "true", "yes"},
+            "EMAIL_TIMEOUT": 20,
+        }
+    raise ImproperlyConfigured(f"EMAIL_URL scheme {scheme!r} is not one of console, file, smtp.")
+
+
+EMAIL_URL = str(env("EMAIL_URL", "console:"))
+globals().update(email_settings(EMAIL_URL))
+# Sender of every email the site sends
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Patronage Newsroom <support@example.org>")
+SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
+
+# --- The organisation (shown on pages, emails and receipts) -----------------
+
+ORGANIZATION_NAME = env("ORGANIZATION_NAME", "Patronage Newsroom")
+# Postal address and registration printed on receipts for tax purposes
+ORGANIZATION_ADDRESS = env("ORGANIZATION_ADDRESS", "1 Example Street, Springfield")
+ORGANIZATION_TAX_NOTE = env(
+    "ORGANIZATION_TAX_NOTE",
+    "No goods or services were provided in exchange for this contribution.",
+)
+ORGANIZATION_SUPPORT_EMAIL = env("ORGANIZATION_SUPPORT_EMAIL", "support@example.org")
+ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{ORGANIZATION_NAME}] "
+
+# --- Money ------------------------------------------------------------------
+
+# Currencies offered to readers, first one is the default. Each entry is
+# CODE:MIN:MAX in the currency's minor unit (cents; yen for zero-decimal JPY).
+PATRONAGE_CURRENCIES = str(
+    env("PATRONAGE_CURRENCIES", "USD:100:1000000,EUR:100:1000000,GBP:100:1000000,UAH:4000:40000000")
+)
+
+# --- Stripe -----------------------------------------------------------------
+
+STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "sk_test_patronage_local")
+STRIPE_PUBLISHABLE_KEY = env("STRIPE_PUBLISHABLE_KEY", "pk_test_patronage_local")
+# Signing secret of the webhook endpoint (whsec_...), from Stripe's dashboard
+STRIPE_WEBHOOK_SECRET = env("STRIPE_WEBHOOK_SECRET", "whsec_patronage_local")
+# Seconds a webhook timestamp may lag before its signature is refused
+STRIPE_WEBHOOK_TOLERANCE = envint("STRIPE_WEBHOOK_TOLERANCE", "300")
+# Empty for the real Stripe API; http://127.0.0.1:8420 to use a local localstripe
+STRIPE_API_BASE = env("STRIPE_API_BASE", "")
+# Where the browser loads Stripe.js from (localstripe serves a fake one offline)
+STRIPE_JS_URL = env(
+    "STRIPE_JS_URL",
+    f"{STRIPE_API_BASE}/js.stripe.com/v3/" if STRIPE_API_BASE else "https://js.stripe.com/v3/",
+)
+# Seconds before a Stripe API call gives up, and how many times it is retried
+STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", "20")
+STRIPE_MAX_NETWORK_RETRIES = envint("STRIPE_MAX_NETWORK_RETRIES", "3")
+
+# --- Celery -----------------------------------------------------------------
+
+# redis://127.0.0.1:6379/0 in production. Unset: tasks run eagerly, in the
+# web process (zero set-up first run). `filesystem://` runs a real worker with
+# no server, through files in var/celery (used by `make run`).
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", "")
+CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_EAGER_PROPAGATES = True
+# Redis redelivers an unacknowledged task after this many seconds; it must be
+# longer than the longest task.
+CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+if CELERY_BROKER_URL == "filesystem://":
+    _queue_dir = VAR_DIR / "celery"
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_queue_dir),
+        "data_folder_out": str(_queue_dir),
+        "processed_folder": str(_queue_dir / "processed"),
+        "store_processed": False,
+    }
+    for _folder in (_queue_dir, _queue_dir / "processed"):
+        _folder.mkdir(parents=True, exist_ok=True)
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+# A task is acknowledged only after it ran, so a killed worker's task runs again
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "60")
+CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "90")
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Periodic tasks (run `celery -A config beat`); later features add theirs here.
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+
+# --- Static files -----------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        )
+    },
+}
+
+# --- Internationalisation ---------------------------------------------------
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", "UTC")
+USE_I18N = True
+USE_TZ = True
+
+# --- Security (all on when DEBUG is off) ------------------------------------
+
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG
+SESSION_COOKIE_HTTPONLY = True
+SECURE_SSL_REDIRECT = envbool("SECURE_SSL_REDIRECT", str(not DEBUG))
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto
+if envbool("SECURE_PROXY_SSL_HEADER", "0"):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000")
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "1")
+SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "1")
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin"
+X_FRAME_OPTIONS = "DENY"
+# /healthz answers over plain HTTP to the load balancer
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "INFO"}},
+}

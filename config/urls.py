@@ -1,0 +1,18 @@
+from allauth.account.decorators import secure_admin_login
+from django.contrib import admin
+from django.urls import include, path
+
+from config import views
+
+# Staff sign in through allauth too, so its rate limits guard the admin.
+admin.site.login = secure_admin_login(admin.site.login)
+admin.site.site_header = "Patronage"
+admin.site.site_title = "Patronage admin"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("accounts/", include("allauth.urls")),
+    path("account/", include("members.urls")),
+    path("admin/", admin.site.urls),
+]

@@ -1,0 +1,83 @@
+"""The currencies offered to readers, parsed once from settings.PATRONAGE_CURRENCIES."""
+
+from dataclasses import dataclass
+from functools import cache
+
+from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
+
+# ISO 4217 currencies Stripe treats as having no minor unit (amounts are whole units).
+ZERO_DECIMAL_CURRENCIES = frozenset(
+    [
+        "BIF",
+        "CLP",
+        "DJF",
+        "GNF",
+        "JPY",
+        "KMF",
+        "KRW",
+        "MGA",
+        "PYG",
+        "RWF",
+        "UGX",
+        "VND",
+        "VUV",
+        "XAF",
+        "XOF",
+        "XPF",
+    ]
+)
+
+
+@dataclass(frozen=True)
+class Currency:
+    code: str
+    minimum: int  # smallest gift, in minor units
+    maximum: int  # largest gift, in minor units
+
+    @property
+    def decimals(self) -> int:
+        return 0 if self.code in ZERO_DECIMAL_CURRENCIES else 2
+
+
+def parse_currencies(spec: str) -> dict[str, Currency]:
+    """Parse `USD:100:1000000,JPY:100:1000000` into Currency objects, keeping order."""
+    currencies: dict[str, Currency] = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        try:
+            code, minimum, maximum = entry.split(":")
+            currency = Currency(code.strip().upper(), int(minimum), int(maximum))
+        except ValueError:
+            raise ImproperlyConfigured(
+                f"PATRONAGE_CURRENCIES entry {entry!r} is not CODE:MIN:MAX in minor units."
+            ) from None
+        if len(currency.code) != 3 or not currency.code.isalpha():
+            raise ImproperlyConfigured(f"{currency.code!r} is not an ISO 4217 currency code.")
+        if not 0 < currency.minimum <= currency.maximum:
+            raise ImproperlyConfigured(f"{currency.code}: need 0 < MIN <= MAX.")
+        currencies[currency.code] = currency
+    if not currencies:
+        raise ImproperlyConfigured("PATRONAGE_CURRENCIES lists no currency.")
+    return currencies
+
+
+@cache
+def _offered(spec: str) -> dict[str, Currency]:
+    return parse_currencies(spec)
+
+
+def offered_currencies() -> dict[str, Currency]:
+    """Currencies readers may give in, default first."""
+    return _offered(settings.PATRONAGE_CURRENCIES)
+
+
+def default_currency() -> Currency:
+    return next(iter(offered_currencies().values()))
+
+
+def get_currency(code: str) -> Currency | None:
+    return offered_currencies().get(code.upper())
+
+
+def currency_choices() -> list[tuple[str, str]]:
+    return [(code, code) for code in offered_currencies()]

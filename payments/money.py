@@ -1,0 +1,60 @@
+"""Money: integer minor units plus an ISO 4217 code. Never floats."""
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from payments.currencies import ZERO_DECIMAL_CURRENCIES
+
+CURRENCY_SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "UAH": "₴", "JPY": "¥"}
+
+
+@dataclass(frozen=True, order=True)
+class Money:
+    amount: int  # in the currency's minor unit (cents), or whole units for JPY
+    currency: str
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.amount, int) or isinstance(self.amount, bool):
+            raise TypeError("Money.amount must be an int in minor units.")
+        object.__setattr__(self, "currency", self.currency.upper())
+
+    @property
+    def decimals(self) -> int:
+        return 0 if self.currency in ZERO_DECIMAL_CURRENCIES else 2
+
+    def as_decimal(self) -> Decimal:
+        return Decimal(self.amount).scaleb(-self.decimals)
+
+    def format(self) -> str:
+        """For people: `$5.00`, `¥500`, `CHF 12.50`."""
+        number = f"{abs(self.as_decimal()):,.{self.decimals}f}"
+        sign = "-" if self.amount < 0 else ""
+        symbol = CURRENCY_SYMBOLS.get(self.currency)
+        return f"{sign}{symbol}{number}" if symbol else f"{sign}{self.currency} {number}"
+
+    def __str__(self) -> str:
+        return self.format()
+
+
+def parse_major_amount(text: str, currency: str) -> int:
+    """Turn what a reader typed ("5", "5.50", "1,000") into minor units.
+
+    Raises ValueError with a reason a person can read.
+    """
+    cleaned = text.strip().replace(",", "").replace(" ", "")
+    if not cleaned:
+        raise ValueError("Enter an amount.")
+    try:
+        value = Decimal(cleaned)
+    except ArithmeticError:
+        raise ValueError("Enter the amount as a number, like 10 or 10.50.") from None
+    if not value.is_finite():
+        raise ValueError("Enter the amount as a number, like 10 or 10.50.")
+    decimals = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
+    minor = value.scaleb(decimals)
+    if minor != minor.to_integral_value():
+        places = "no decimals" if decimals == 0 else f"at most {decimals} decimals"
+        raise ValueError(f"{currency.upper()} amounts have {places}.")
+    if abs(minor) > 10**12:
+        raise ValueError("That amount is too large.")
+    return int(minor)

@@ -1,0 +1,64 @@
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings
+from django.core.cache import cache
+
+from tests.support.processes import free_port, wait_for_port
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Rate-limit counters live in the cache: every test starts with none."""
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(scope="session")
+def localstripe():
+    """A fresh localstripe on a free loopback port; the Stripe client points at it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        previous = settings.STRIPE_API_BASE
+        settings.STRIPE_API_BASE = f"http://127.0.0.1:{port}"
+        yield settings.STRIPE_API_BASE
+        settings.STRIPE_API_BASE = previous
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def celery_worker():
+    """A real Celery worker in this process when a broker is configured (CI: Redis).
+
+    Without a broker, tasks run eagerly and there is nothing to start. Tests
+    that use it need `transactional_db`, so the worker's own database
+    connection sees what the test committed.
+    """
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        yield None
+        return
+    from celery.contrib.testing.worker import start_worker
+
+    from config.celery import app
+
+    app.control.purge()  # tasks left over from an interrupted run
+    with start_worker(
+        app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"
+    ) as worker:
+        yield worker
+
+
+@pytest.fixture
+def tasks(celery_worker, transactional_db):
+    """Run what the code under test enqueues, by the real worker or eagerly."""
+    return celery_worker
