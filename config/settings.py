@@ -221,6 +221,24 @@ PATRONAGE_CURRENCIES = str(
     env("PATRONAGE_CURRENCIES", "USD:100:1000000,EUR:100:1000000,GBP:100:1000000,UAH:4000:40000000")
 )
 
+# "Cover the card fees" adds this to a gift: a share in basis points (290 =
+# 2.9%) plus a fixed part per currency in minor units.
+DONATION_FEE_BPS = envint("DONATION_FEE_BPS", "290")
+DONATION_FEE_FIXED = str(env("DONATION_FEE_FIXED", "USD:30,EUR:25,GBP:20,UAH:1000"))
+
+# Card-testing defence: gifts started per client IP and per email address,
+# as COUNT/PERIOD with s, m, h or d (e.g. 10/10m). Checked before Stripe is called.
+DONATION_RATE_PER_IP = str(env("DONATION_RATE_PER_IP", "10/10m"))
+DONATION_RATE_PER_EMAIL = str(env("DONATION_RATE_PER_EMAIL", "5/h"))
+# Card attempts one gift may make before the reader must start again
+DONATION_MAX_CARD_ATTEMPTS = envint("DONATION_MAX_CARD_ATTEMPTS", "3")
+# Optional extra check (a CAPTCHA, say) before a gift starts: dotted path to a
+# function (request) -> bool. Empty: no check beyond the rate limits.
+DONATION_CHALLENGE = str(env("DONATION_CHALLENGE", ""))
+# Proxies in front of the site that append to X-Forwarded-For (0: use the
+# connection's address). Rate limits count per real client address.
+NUM_PROXIES = envint("NUM_PROXIES", "0")
+
 # --- Stripe -----------------------------------------------------------------
 
 STRIPE_SECRET_KEY = env("STRIPE_SECRET_KEY", "sk_test_patronage_local")
@@ -272,8 +290,14 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "60")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "90")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Periodic tasks (run `celery -A config beat`); later features add theirs here.
-CELERY_BEAT_SCHEDULE: dict[str, dict] = {}
+# Periodic tasks (run `celery -A config beat`).
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Fetch Stripe events that never arrived by webhook, and retry stuck ones.
+    "reconcile-stripe-events": {
+        "task": "payments.tasks.reconcile_stripe_events",
+        "schedule": envint("RECONCILE_EVERY_SECONDS", "900"),
+    },
+}
 
 # --- Static files -----------------------------------------------------------
 

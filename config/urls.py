@@ -14,5 +14,6 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("account/", include("members.urls")),
+    path("", include("payments.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -5,6 +5,7 @@ from django.shortcuts import redirect, render
 
 from members.forms import ProfileForm
 from members.services import update_profile
+from payments.selectors import giving_history
 
 
 @login_required
@@ -15,4 +16,8 @@ def account(request: HttpRequest) -> HttpResponse:
         update_profile(request.user, display_name=form.cleaned_data["display_name"])
         messages.success(request, "Your details are saved.")
         return redirect("members:account")
-    return render(request, "members/account.html", {"form": form})
+    return render(
+        request,
+        "members/account.html",
+        {"form": form, "payments": giving_history(request.user)},
+    )

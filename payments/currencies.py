@@ -81,3 +81,32 @@ def get_currency(code: str) -> Currency | None:
 
 def currency_choices() -> list[tuple[str, str]]:
     return [(code, code) for code in offered_currencies()]
+
+
+# Stripe's smallest chargeable amounts (minor units); lower settings are raised to these.
+STRIPE_MINIMUMS = {"USD": 50, "EUR": 50, "GBP": 30, "JPY": 50, "CAD": 50, "AUD": 50, "CHF": 50}
+
+
+def minimum_gift(currency: Currency) -> int:
+    return max(currency.minimum, STRIPE_MINIMUMS.get(currency.code, 0))
+
+
+@cache
+def _fixed_fees(spec: str) -> dict[str, int]:
+    fees = {}
+    for entry in filter(None, (part.strip() for part in spec.split(","))):
+        code, _, amount = entry.partition(":")
+        fees[code.strip().upper()] = int(amount)
+    return fees
+
+
+def fee_cover(amount: int, currency: str) -> int:
+    """What to add to `amount` so that, after Stripe's estimated fee, `amount` arrives.
+
+    Solves total - (total * bps / 10000 + fixed) >= amount for the smallest
+    integer total, in integer arithmetic.
+    """
+    bps = settings.DONATION_FEE_BPS
+    fixed = _fixed_fees(settings.DONATION_FEE_FIXED).get(currency.upper(), 0)
+    total = -(-(amount + fixed) * 10000 // (10000 - bps))  # ceiling division
+    return total - amount

@@ -1,7 +1,28 @@
+"""Payments data: donors, one-time donations, the ledger, refunds, disputes, the webhook inbox.
+
+Amounts are integers in the currency's minor unit with an ISO 4217 code.
+Invariants that must never break (one donor per email, one ledger row per
+charge, refunds never above the charge) are database constraints, not hopes.
+Statuses and their allowed moves live in `payments/states.py`.
+"""
+
+import uuid
+
+from django.conf import settings
 from django.db import models
+from django.db.models import F, Q
+from django.db.models.functions import Lower
 
 from payments.currencies import currency_choices
 from payments.money import Money
+from payments.states import (
+    CLOSED_DISPUTE_STATUSES,
+    DisputeStatus,
+    DonationStatus,
+    EventStatus,
+    PaymentKind,
+    RefundStatus,
+)
 
 
 class SuggestedAmount(models.Model):
@@ -28,3 +49,279 @@ class SuggestedAmount(models.Model):
 
     def __str__(self) -> str:
         return Money(self.amount, self.currency).format()
+
+
+class Donor(models.Model):
+    """One person who pays, keyed by email: guests and members alike.
+
+    A guest's gifts are found again when they later open an account with the
+    same (verified) address: the donor is linked to that user.
+    """
+
+    email = models.EmailField(unique=True)
+    name = models.CharField(max_length=200, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="donors",
+    )
+    stripe_customer_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            # Unique + always lower-case = one donor whatever the casing.
+            models.CheckConstraint(
+                condition=Q(email=Lower("email")), name="payments_donor_email_lowercase"
+            ),
+            models.CheckConstraint(
+                condition=~Q(stripe_customer_id=""), name="payments_donor_customer_not_blank"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.email
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+
+class Attribution(models.Model):
+    """Where a gift came from: the article, a campaign, and the UTM parameters."""
+
+    article = models.ForeignKey(
+        "content.Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    campaign = models.CharField(max_length=100, blank=True)
+    utm_source = models.CharField(max_length=100, blank=True)
+    utm_medium = models.CharField(max_length=100, blank=True)
+    utm_campaign = models.CharField(max_length=100, blank=True)
+    utm_content = models.CharField(max_length=100, blank=True)
+    utm_term = models.CharField(max_length=100, blank=True)
+
+    ATTRIBUTION_FIELDS = [
+        "article_id",
+        "campaign",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+    ]
+
+    class Meta:
+        abstract = True
+
+    def attribution(self) -> dict[str, object]:
+        return {name: getattr(self, name) for name in self.ATTRIBUTION_FIELDS}
+
+
+class Donation(Attribution):
+    """A reader's one-time gift, from the form until the money is taken (or not).
+
+    The ledger row (`Payment`) is written from Stripe's `payment_intent.succeeded`
+    event, never from the reader's browser.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="donations")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="donations",
+        help_text="Who was signed in when giving, if anyone.",
+    )
+    amount = models.PositiveBigIntegerField(help_text="The gift, in minor units.")
+    fee_cover = models.PositiveBigIntegerField(
+        default=0, help_text="Added by the reader to cover card fees, in minor units."
+    )
+    currency = models.CharField(max_length=3)
+    status = models.CharField(
+        max_length=20, choices=DonationStatus.choices, default=DonationStatus.AWAITING_CARD
+    )
+    stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        default=0, help_text="PaymentIntents tried, one per card."
+    )
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_donation_positive"),
+        ]
+        indexes = [models.Index(fields=["status", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.total} from {self.donor_id} ({self.status})"
+
+    @property
+    def total(self) -> Money:
+        """What the card is charged: the gift plus any fee cover."""
+        return Money(self.amount + self.fee_cover, self.currency)
+
+
+class Payment(Attribution):
+    """The ledger: one row per successful charge, refunds recorded against it.
+
+    Read-only in admin; only Stripe events (through services) write here.
+    """
+
+    donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="payments")
+    kind = models.CharField(max_length=20, choices=PaymentKind.choices)
+    amount = models.PositiveBigIntegerField(help_text="Charged, in minor units.")
+    currency = models.CharField(max_length=3)
+    fee = models.BigIntegerField(null=True, blank=True, help_text="Stripe's fee, when known.")
+    net = models.BigIntegerField(null=True, blank=True, help_text="Amount less fee, when known.")
+    amount_refunded = models.PositiveBigIntegerField(default=0)
+    donation = models.OneToOneField(
+        Donation, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
+    )
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True)
+    stripe_charge_id = models.CharField(max_length=255, unique=True)
+    stripe_invoice_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    paid_at = models.DateTimeField(db_index=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-paid_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_payment_positive"),
+            models.CheckConstraint(
+                condition=Q(amount_refunded__lte=F("amount")),
+                name="payments_payment_refund_within_amount",
+            ),
+            models.CheckConstraint(
+                condition=~Q(stripe_payment_intent_id="") & ~Q(stripe_charge_id=""),
+                name="payments_payment_stripe_ids_present",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["currency", "paid_at"]),
+            models.Index(fields=["kind", "paid_at"]),
+            models.Index(fields=["article", "paid_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.money} from {self.donor.email}"
+
+    @property
+    def money(self) -> Money:
+        return Money(self.amount, self.currency)
+
+    @property
+    def refunded_money(self) -> Money:
+        return Money(self.amount_refunded, self.currency)
+
+    @property
+    def refundable(self) -> int:
+        return self.amount - self.amount_refunded
+
+
+class Refund(models.Model):
+    """Money given back on a ledger row, in full or in part."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="refunds")
+    stripe_refund_id = models.CharField(max_length=255, unique=True)
+    amount = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    status = models.CharField(max_length=20, choices=RefundStatus.choices)
+    reason = models.CharField(max_length=100, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="Staff member who asked for it from admin, if any.",
+    )
+    notice_sent_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="payments_refund_positive"),
+            models.CheckConstraint(
+                condition=~Q(stripe_refund_id=""), name="payments_refund_stripe_id_present"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"Refund {Money(self.amount, self.currency)} ({self.status})"
+
+
+class Dispute(models.Model):
+    """A chargeback: flagged in admin until Stripe closes it."""
+
+    payment = models.ForeignKey(Payment, on_delete=models.PROTECT, related_name="disputes")
+    stripe_dispute_id = models.CharField(max_length=255, unique=True)
+    amount = models.PositiveBigIntegerField()
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=100, blank=True)
+    status = models.CharField(max_length=30, choices=DisputeStatus.choices)
+    opened_at = models.DateTimeField()
+    closed_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-opened_at"]
+
+    def __str__(self) -> str:
+        return f"Dispute {Money(self.amount, self.currency)} ({self.status})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status not in CLOSED_DISPUTE_STATUSES
+
+
+class StripeEvent(models.Model):
+    """The webhook inbox: every Stripe event, stored raw before it is acknowledged."""
+
+    stripe_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=100, db_index=True)
+    api_version = models.CharField(max_length=50, blank=True)
+    livemode = models.BooleanField(default=False)
+    stripe_created = models.DateTimeField(db_index=True, help_text="When Stripe created it.")
+    payload = models.JSONField(help_text="The event exactly as Stripe sent it.")
+    status = models.CharField(
+        max_length=20, choices=EventStatus.choices, default=EventStatus.PENDING, db_index=True
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-received_at"]
+        verbose_name = "Stripe event"
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.stripe_id}"
+
+    @property
+    def data_object(self) -> dict:
+        return self.payload["data"]["object"]
+
+
+class Receipt(models.Model):
+    """The receipt for one ledger row: exactly one, numbered, sent once (resendable)."""
+
+    payment = models.OneToOneField(Payment, on_delete=models.PROTECT, related_name="receipt")
+    number = models.CharField(max_length=30, unique=True)
+    email = models.EmailField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    times_sent = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self) -> str:
+        return f"Receipt {self.number}"

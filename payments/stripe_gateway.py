@@ -1,14 +1,117 @@
 """The one module that talks to Stripe.
 
-Everything else in the project speaks of gifts, members and charges and calls
-the functions here, which return plain values. Point STRIPE_API_BASE at
-localstripe to run offline.
+Everything else speaks of donors, gifts and charges and calls the functions
+here, which return small dataclasses. Every write carries an idempotency key
+that the caller derives from our own record, so a retried request never
+charges twice; network errors and 5xx answers are retried by the Stripe
+client with backoff and the same key.
+
+Objects are read in the current API shape and also in the older shape that
+localstripe answers with (`payment_intent.charges`, expanded `latest_charge`,
+`invoice.payment_intent`, ...). Point STRIPE_API_BASE at localstripe to run offline.
 """
 
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from functools import cache
+from typing import Any
 
 import stripe
 from django.conf import settings
+
+logger = logging.getLogger(__name__)
+
+UNAVAILABLE_MESSAGE = (
+    "We could not reach our card processor. You have not been charged; "
+    "please try again in a minute."
+)
+GENERIC_MESSAGE = "Your payment could not be processed. You have not been charged."
+
+
+class GatewayError(Exception):
+    """Stripe refused or could not be reached; `user_message` is safe to show a reader."""
+
+    def __init__(self, user_message: str, *, payment_intent_id: str | None = None) -> None:
+        super().__init__(user_message)
+        self.user_message = user_message
+        self.payment_intent_id = payment_intent_id
+
+
+class CardDeclined(GatewayError):
+    """The card was refused (declined, expired, wrong CVC...): the reader may try another."""
+
+
+class GatewayUnavailable(GatewayError):
+    """Stripe did not answer, or answered 5xx, even after retries."""
+
+
+class InvalidWebhook(Exception):
+    """A webhook whose signature, timestamp or body is not acceptable."""
+
+
+@dataclass(frozen=True)
+class SetupIntentInfo:
+    id: str
+    client_secret: str
+    status: str
+    payment_method_id: str | None
+
+
+@dataclass(frozen=True)
+class IntentInfo:
+    id: str
+    status: str
+    amount: int
+    currency: str
+    customer_id: str | None
+    charge_id: str | None
+    client_secret: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    error_message: str | None = None
+    charge: "ChargeInfo | None" = None  # when the object carried the charge expanded
+
+
+@dataclass(frozen=True)
+class ChargeInfo:
+    id: str
+    payment_intent_id: str | None
+    amount: int
+    currency: str
+    created: datetime
+    amount_refunded: int
+    email: str | None
+    fee: int | None
+    net: int | None
+
+
+@dataclass(frozen=True)
+class RefundInfo:
+    id: str
+    charge_id: str | None
+    payment_intent_id: str | None
+    amount: int
+    currency: str
+    status: str
+    reason: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DisputeInfo:
+    id: str
+    charge_id: str | None
+    payment_intent_id: str | None
+    amount: int
+    currency: str
+    status: str
+    reason: str
+    created: datetime
+
+
+# --- The client ----------------------------------------------------------------
 
 
 @cache
@@ -32,10 +135,269 @@ def client() -> stripe.StripeClient:
     )
 
 
+def _call(method, *args, **kwargs):
+    """Call the Stripe client and turn its errors into ours."""
+    try:
+        return method(*args, **kwargs)
+    except stripe.CardError as exc:
+        intent = (exc.error.payment_intent if exc.error else None) or {}
+        raise CardDeclined(
+            exc.user_message or "Your card was declined.",
+            payment_intent_id=_get(intent, "id"),
+        ) from exc
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        logger.warning("Stripe unreachable: %s", exc)
+        raise GatewayUnavailable(UNAVAILABLE_MESSAGE) from exc
+    except stripe.APIError as exc:
+        logger.warning("Stripe server error: %s", exc)
+        raise GatewayUnavailable(UNAVAILABLE_MESSAGE) from exc
+    except stripe.StripeError as exc:
+        logger.error("Stripe refused a request: %s", exc)
+        raise GatewayError(GENERIC_MESSAGE) from exc
+
+
+def _options(idempotency_key: str | None = None) -> dict[str, Any]:
+    return {"idempotency_key": idempotency_key} if idempotency_key else {}
+
+
+# --- Writes --------------------------------------------------------------------
+
+
 def create_customer(*, email: str, name: str, idempotency_key: str) -> str:
     """Create a Stripe Customer and return its id."""
-    customer = client().v1.customers.create(
-        params={"email": email, "name": name},
-        options={"idempotency_key": idempotency_key},
+    customer = _call(
+        client().v1.customers.create,
+        params={"email": email, "name": name} if name else {"email": email},
+        options=_options(idempotency_key),
     )
     return customer.id
+
+
+def create_setup_intent(
+    *, customer_id: str, metadata: dict[str, str], idempotency_key: str
+) -> SetupIntentInfo:
+    """A SetupIntent the browser confirms with the card (Stripe.js `confirmCardSetup`)."""
+    intent = _call(
+        client().v1.setup_intents.create,
+        params={
+            "customer": customer_id,
+            "usage": "on_session",
+            "payment_method_types": ["card"],
+            "metadata": metadata,
+        },
+        options=_options(idempotency_key),
+    )
+    return _setup_intent(intent.to_dict())
+
+
+def retrieve_setup_intent(setup_intent_id: str) -> SetupIntentInfo:
+    return _setup_intent(_call(client().v1.setup_intents.retrieve, setup_intent_id).to_dict())
+
+
+def create_payment_intent(
+    *,
+    amount: int,
+    currency: str,
+    customer_id: str,
+    payment_method_id: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
+) -> IntentInfo:
+    """Charge the card now (server-side confirmation).
+
+    Raises CardDeclined when the card is refused. A 3-D Secure challenge comes
+    back as status `requires_action`, for Stripe.js `confirmCardPayment`.
+    """
+    intent = _call(
+        client().v1.payment_intents.create,
+        params={
+            "amount": amount,
+            "currency": currency.lower(),
+            "customer": customer_id,
+            "payment_method": payment_method_id,
+            "payment_method_types": ["card"],
+            "confirm": True,
+            "metadata": metadata,
+        },
+        options=_options(idempotency_key),
+    )
+    return intent_from_object(intent.to_dict())
+
+
+def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> IntentInfo:
+    intent = _call(
+        client().v1.payment_intents.cancel,
+        payment_intent_id,
+        options=_options(idempotency_key),
+    )
+    return intent_from_object(intent.to_dict())
+
+
+def create_refund(
+    *, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str
+) -> RefundInfo:
+    refund = _call(
+        client().v1.refunds.create,
+        params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
+        options=_options(idempotency_key),
+    )
+    return refund_from_object(refund.to_dict())
+
+
+# --- Reads ---------------------------------------------------------------------
+
+
+def retrieve_payment_intent(payment_intent_id: str) -> IntentInfo:
+    intent = _call(client().v1.payment_intents.retrieve, payment_intent_id)
+    return intent_from_object(intent.to_dict())
+
+
+def retrieve_charge(charge_id: str) -> ChargeInfo:
+    """The charge, with its balance transaction (Stripe's fee) when Stripe has one."""
+    charge = _call(
+        client().v1.charges.retrieve, charge_id, params={"expand": ["balance_transaction"]}
+    ).to_dict()
+    transaction = charge.get("balance_transaction")
+    if isinstance(transaction, str):  # an emulator that does not expand
+        transaction = _call(client().v1.balance_transactions.retrieve, transaction).to_dict()
+    charge["balance_transaction"] = transaction
+    return charge_from_object(charge)
+
+
+def list_refunds(charge_id: str) -> list[RefundInfo]:
+    refunds = _call(client().v1.refunds.list, params={"charge": charge_id, "limit": 100})
+    return [refund_from_object(refund.to_dict()) for refund in refunds.auto_paging_iter()]
+
+
+def list_events(*, created_since: datetime) -> Iterator[dict]:
+    """Stripe's events created at or after `created_since`, as plain dicts."""
+    page = _call(
+        client().v1.events.list,
+        params={"created": {"gte": int(created_since.timestamp())}, "limit": 100},
+    )
+    for event in page.auto_paging_iter():
+        yield event.to_dict()
+
+
+# --- Webhooks ------------------------------------------------------------------
+
+
+def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
+    """Check the Stripe-Signature header and return the event as a dict.
+
+    Raises InvalidWebhook for a missing, wrong or stale signature, or a body
+    that is not a JSON event.
+    """
+    try:
+        stripe.WebhookSignature.verify_header(
+            payload,
+            signature_header,
+            settings.STRIPE_WEBHOOK_SECRET,
+            settings.STRIPE_WEBHOOK_TOLERANCE,
+        )
+    except stripe.SignatureVerificationError as exc:
+        raise InvalidWebhook(f"signature: {exc.user_message or exc}") from exc
+    try:
+        event = json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidWebhook("body: not JSON") from exc
+    if not (
+        isinstance(event, dict)
+        and isinstance(event.get("id"), str)
+        and isinstance(event.get("type"), str)
+        and isinstance(event.get("created"), int)
+        and isinstance(event.get("data"), dict)
+        and isinstance(event["data"].get("object"), dict)
+    ):
+        raise InvalidWebhook("body: not a Stripe event (id, type, created, data.object)")
+    return event
+
+
+# --- Reading objects in either API shape --------------------------------------------
+
+
+def _get(obj: Any, key: str) -> Any:
+    return obj.get(key) if isinstance(obj, dict) else None
+
+
+def _id(value: Any) -> str | None:
+    """An id field that may also come expanded as an object."""
+    if isinstance(value, dict):
+        return value.get("id")
+    return value or None
+
+
+def timestamp(seconds: int) -> datetime:
+    return datetime.fromtimestamp(seconds, tz=UTC)
+
+
+def _setup_intent(obj: dict) -> SetupIntentInfo:
+    return SetupIntentInfo(
+        id=obj["id"],
+        client_secret=obj.get("client_secret") or "",
+        status=obj["status"],
+        payment_method_id=_id(obj.get("payment_method")),
+    )
+
+
+def intent_from_object(obj: dict) -> IntentInfo:
+    latest = obj.get("latest_charge")
+    if latest is None and isinstance(obj.get("charges"), dict):  # before 2022-11-15
+        charges = obj["charges"].get("data") or []
+        latest = charges[0] if charges else None
+    error = obj.get("last_payment_error") or {}
+    return IntentInfo(
+        id=obj["id"],
+        status=obj["status"],
+        amount=obj["amount"],
+        currency=obj["currency"].upper(),
+        customer_id=_id(obj.get("customer")),
+        charge_id=_id(latest),
+        client_secret=obj.get("client_secret"),
+        metadata=dict(obj.get("metadata") or {}),
+        error_message=error.get("message"),
+        charge=charge_from_object(latest) if isinstance(latest, dict) else None,
+    )
+
+
+def charge_from_object(obj: dict) -> ChargeInfo:
+    transaction = obj.get("balance_transaction")
+    billing = obj.get("billing_details") or {}
+    has_fee = isinstance(transaction, dict) and transaction.get("fee") is not None
+    return ChargeInfo(
+        id=obj["id"],
+        payment_intent_id=_id(obj.get("payment_intent")),
+        amount=obj["amount"],
+        currency=obj["currency"].upper(),
+        created=timestamp(obj["created"]),
+        amount_refunded=obj.get("amount_refunded") or 0,
+        email=billing.get("email") or obj.get("receipt_email"),
+        fee=transaction["fee"] if has_fee else None,
+        net=transaction.get("net") if has_fee else None,
+    )
+
+
+def refund_from_object(obj: dict) -> RefundInfo:
+    return RefundInfo(
+        id=obj["id"],
+        charge_id=_id(obj.get("charge")),
+        payment_intent_id=_id(obj.get("payment_intent")),
+        amount=obj["amount"],
+        currency=obj["currency"].upper(),
+        status=obj.get("status") or "pending",
+        reason=obj.get("reason") or "",
+        metadata=dict(obj.get("metadata") or {}),
+    )
+
+
+def dispute_from_object(obj: dict) -> DisputeInfo:
+    return DisputeInfo(
+        id=obj["id"],
+        charge_id=_id(obj.get("charge")),
+        payment_intent_id=_id(obj.get("payment_intent")),
+        amount=obj["amount"],
+        currency=obj["currency"].upper(),
+        status=obj["status"],
+        reason=obj.get("reason") or "",
+        created=timestamp(obj["created"]),
+    )

@@ -1,0 +1,84 @@
+from django import forms
+from django.core.validators import RegexValidator
+
+from payments.currencies import currency_choices, get_currency
+from payments.money import parse_major_amount
+from payments.services import DonationRefused, check_gift_amount
+
+no_markup = RegexValidator(
+    r"^[^<>\x00-\x1f\x7f]*\Z", "Please use letters, numbers and ordinary punctuation only."
+)
+tracking_value = RegexValidator(
+    r"^[\w.\-+~%/: ]*\Z", "Only letters, numbers and - _ . + ~ % / : are allowed here."
+)
+
+
+class DonationForm(forms.Form):
+    """'Support us just once': what the reader types, checked before anything reaches Stripe."""
+
+    amount = forms.CharField(max_length=20, help_text="Any amount, in the chosen currency.")
+    currency = forms.ChoiceField(choices=currency_choices)
+    email = forms.EmailField(max_length=254, help_text="Your receipt goes here.")
+    name = forms.CharField(
+        max_length=200, required=False, validators=[no_markup], label="Name (optional)"
+    )
+    cover_fees = forms.BooleanField(required=False, label="Add a little to cover the card fees")
+    # Attribution, carried from the article's link (?from=<slug>&utm_source=...)
+    source = forms.SlugField(max_length=200, required=False)
+    campaign = forms.CharField(max_length=100, required=False, validators=[tracking_value])
+    utm_source = forms.CharField(max_length=100, required=False, validators=[tracking_value])
+    utm_medium = forms.CharField(max_length=100, required=False, validators=[tracking_value])
+    utm_campaign = forms.CharField(max_length=100, required=False, validators=[tracking_value])
+    utm_content = forms.CharField(max_length=100, required=False, validators=[tracking_value])
+    utm_term = forms.CharField(max_length=100, required=False, validators=[tracking_value])
+    # Left empty by people, filled by naive bots.
+    website = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    ATTRIBUTION = [
+        "campaign",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+    ]
+
+    def __init__(self, *args, member_email: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.member_email = member_email
+        if member_email:
+            # A signed-in member gives as themselves.
+            self.fields["email"].required = False
+            self.fields["email"].disabled = True
+            self.fields["email"].initial = member_email
+
+    def clean_website(self) -> str:
+        if self.cleaned_data.get("website"):
+            raise forms.ValidationError("Please leave this field empty.")
+        return ""
+
+    def clean_email(self) -> str:
+        return (self.member_email or self.cleaned_data.get("email") or "").strip().lower()
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        currency = cleaned.get("currency")
+        typed = cleaned.get("amount")
+        if currency and typed is not None and get_currency(currency):
+            try:
+                amount = parse_major_amount(typed, currency)
+                check_gift_amount(amount, currency)
+            except ValueError as exc:
+                self.add_error("amount", str(exc))
+            except DonationRefused as exc:
+                self.add_error(exc.field or "amount", exc.message)
+            else:
+                cleaned["amount_minor"] = amount
+        return cleaned
+
+    def attribution(self) -> dict[str, str]:
+        return {name: self.cleaned_data.get(name) or "" for name in self.ATTRIBUTION}
+
+
+def errors_by_field(form: forms.Form) -> dict[str, list[str]]:
+    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}

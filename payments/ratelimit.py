@@ -1,0 +1,31 @@
+"""Fixed-window counters in the cache, for limits the form checks before Stripe is called."""
+
+import re
+import time
+
+from django.core.cache import cache
+from django.core.exceptions import ImproperlyConfigured
+
+PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_rate(rate: str) -> tuple[int, int]:
+    """`10/10m` -> (10, 600): at most 10 in any 10-minute window."""
+    match = re.fullmatch(r"\s*(\d+)\s*/\s*(\d*)\s*([smhd])\s*", rate)
+    if not match:
+        raise ImproperlyConfigured(f"rate {rate!r} is not COUNT/PERIOD, e.g. 10/10m or 5/h")
+    count, multiplier, unit = match.groups()
+    return int(count), int(multiplier or 1) * PERIOD_SECONDS[unit]
+
+
+def allow(scope: str, key: str, rate: str) -> bool:
+    """Count one hit for `key`; False once the rate is exceeded in the current window."""
+    limit, window = parse_rate(rate)
+    cache_key = f"ratelimit:{scope}:{key}:{int(time.time() // window)}"
+    if cache.add(cache_key, 1, timeout=window):
+        return limit >= 1
+    try:
+        return cache.incr(cache_key) <= limit
+    except ValueError:  # expired between add() and incr()
+        cache.set(cache_key, 1, timeout=window)
+        return limit >= 1

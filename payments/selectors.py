@@ -1,0 +1,27 @@
+"""Reads in payments."""
+
+from django.db.models import QuerySet
+
+from content.models import Article
+from payments.models import Donation, Payment, SuggestedAmount
+
+
+def suggested_amounts() -> dict[str, list[SuggestedAmount]]:
+    """Suggested one-time amounts per currency, in display order."""
+    amounts: dict[str, list[SuggestedAmount]] = {}
+    for suggestion in SuggestedAmount.objects.all():
+        amounts.setdefault(suggestion.currency, []).append(suggestion)
+    return amounts
+
+
+def article_by_slug(slug: str) -> Article | None:
+    return Article.objects.filter(slug=slug).first() if slug else None
+
+
+def donation_for_page(public_id) -> Donation | None:
+    return Donation.objects.select_related("donor").filter(public_id=public_id).first()
+
+
+def giving_history(user) -> QuerySet[Payment]:
+    """Every ledger row of the donors linked to this account, newest first."""
+    return Payment.objects.filter(donor__user=user).select_related("receipt").order_by("-paid_at")

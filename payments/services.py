@@ -1,0 +1,513 @@
+"""Writes in payments: donors, one-time gifts, the ledger, refunds, disputes, the inbox.
+
+Each function runs in one transaction. Stripe is reached only through
+`stripe_gateway`; its idempotency keys are derived from our own records
+(never from a database id that a rolled-back transaction could hand out twice).
+"""
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Max, Sum
+from django.utils import timezone
+
+from payments import stripe_gateway as gateway
+from payments.currencies import fee_cover, get_currency, minimum_gift
+from payments.models import Dispute, Donation, Donor, Payment, Receipt, Refund, StripeEvent
+from payments.money import Money
+from payments.states import (
+    DISPUTE,
+    DONATION,
+    EVENT,
+    REFUND,
+    DonationStatus,
+    EventStatus,
+    PaymentKind,
+    RefundStatus,
+)
+
+logger = logging.getLogger(__name__)
+
+# Metadata keys we put on Stripe objects to find our records again.
+META_DONATION = "patronage_donation"
+META_KIND = "patronage_kind"
+
+
+class DonationRefused(Exception):
+    """A gift we will not start or continue; `message` is for the reader."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class RefundRefused(Exception):
+    """A refund staff asked for that cannot be made; the message says why."""
+
+
+# --- Donors ------------------------------------------------------------------------
+
+
+def get_or_create_donor(email: str, *, name: str = "", user=None) -> Donor:
+    """The one donor for this email (any casing), created on first gift."""
+    email = email.strip().lower()
+    try:
+        with transaction.atomic():
+            donor, created = Donor.objects.get_or_create(
+                email=email, defaults={"name": name, "user": user}
+            )
+    except IntegrityError:  # created concurrently by another request
+        donor, created = Donor.objects.get(email=email), False
+    changed = []
+    if not created and name and donor.name != name:
+        donor.name = name
+        changed.append("name")
+    if not created and user is not None and donor.user_id is None:
+        donor.user = user
+        changed.append("user")
+    if changed:
+        donor.save(update_fields=changed)
+    return donor
+
+
+def link_donor_to_user(email: str, user) -> None:
+    """A verified address joins the account: its earlier gifts show in the account."""
+    Donor.objects.filter(email=email.strip().lower(), user__isnull=True).update(user=user)
+
+
+def ensure_stripe_customer(donor: Donor) -> str:
+    if donor.stripe_customer_id:
+        return donor.stripe_customer_id
+    key = "customer-" + hashlib.sha256(donor.email.encode()).hexdigest()[:32]
+    customer_id = gateway.create_customer(email=donor.email, name=donor.name, idempotency_key=key)
+    Donor.objects.filter(pk=donor.pk, stripe_customer_id__isnull=True).update(
+        stripe_customer_id=customer_id
+    )
+    donor.refresh_from_db(fields=["stripe_customer_id"])
+    return donor.stripe_customer_id
+
+
+# --- One-time gifts ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PayOutcome:
+    """What the donation page does next.
+
+    status: "succeeded" | "processing" | "requires_action" (run Stripe.js
+    confirmCardPayment with client_secret) | "failed" (show message; the
+    reader may confirm another card with setup_client_secret).
+    """
+
+    status: str
+    client_secret: str | None = None
+    setup_client_secret: str | None = None
+    message: str | None = None
+
+
+def check_gift_amount(amount: int, currency_code: str) -> None:
+    currency = get_currency(currency_code)
+    if currency is None:
+        raise DonationRefused(f"We do not accept {currency_code}.", field="currency")
+    minimum = minimum_gift(currency)
+    if amount < minimum:
+        raise DonationRefused(
+            f"The smallest gift is {Money(minimum, currency.code)}.", field="amount"
+        )
+    if amount > currency.maximum:
+        raise DonationRefused(
+            f"The largest gift we take online is {Money(currency.maximum, currency.code)}.",
+            field="amount",
+        )
+
+
+@transaction.atomic
+def start_donation(
+    *,
+    amount: int,
+    currency: str,
+    email: str,
+    name: str = "",
+    cover_fees: bool = False,
+    user=None,
+    attribution: dict | None = None,
+) -> tuple[Donation, str]:
+    """Record the gift and open a Stripe SetupIntent for the card.
+
+    Returns the donation and the SetupIntent's client secret for Stripe.js.
+    Raises DonationRefused for an amount out of bounds, GatewayError when
+    Stripe refuses or cannot be reached (then nothing is stored).
+    """
+    currency = currency.upper()
+    check_gift_amount(amount, currency)
+    donor = get_or_create_donor(email, name=name, user=user)
+    donation = Donation.objects.create(
+        donor=donor,
+        user=user,
+        amount=amount,
+        fee_cover=fee_cover(amount, currency) if cover_fees else 0,
+        currency=currency,
+        **(attribution or {}),
+    )
+    setup = _open_setup_intent(donation)
+    donation.stripe_setup_intent_id = setup.id
+    donation.save(update_fields=["stripe_setup_intent_id", "updated_at"])
+    return donation, setup.client_secret
+
+
+def _open_setup_intent(donation: Donation) -> gateway.SetupIntentInfo:
+    return gateway.create_setup_intent(
+        customer_id=ensure_stripe_customer(donation.donor),
+        metadata={META_DONATION: str(donation.public_id), META_KIND: PaymentKind.ONE_TIME},
+        idempotency_key=f"donation-{donation.public_id}-setup-{donation.attempts}",
+    )
+
+
+def pay_donation(public_id) -> PayOutcome:
+    """Charge the card the reader just confirmed, or report where the gift stands.
+
+    Safe to call again (after 3-D Secure, or twice by a nervous reader): an
+    open PaymentIntent is read back, never duplicated, and each new card
+    attempt has its own idempotency key.
+    """
+    with transaction.atomic():
+        donation = (
+            Donation.objects.select_for_update().select_related("donor").get(public_id=public_id)
+        )
+        if donation.status == DonationStatus.SUCCEEDED:
+            return PayOutcome("succeeded")
+        if donation.status == DonationStatus.ABANDONED:
+            raise DonationRefused("This gift has expired. Please start again.")
+        if donation.stripe_payment_intent_id and donation.status != DonationStatus.FAILED:
+            intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
+            if intent.status not in ("requires_payment_method", "canceled"):
+                return _follow_intent(donation, intent)
+        setup = gateway.retrieve_setup_intent(donation.stripe_setup_intent_id)
+        if setup.status != "succeeded" or not setup.payment_method_id:
+            raise DonationRefused("Please enter your card details.", field="card")
+        if donation.attempts >= settings.DONATION_MAX_CARD_ATTEMPTS:
+            raise DonationRefused("Too many card attempts for this gift. Please start again.")
+        donation.attempts += 1
+        try:
+            intent = gateway.create_payment_intent(
+                amount=donation.amount + donation.fee_cover,
+                currency=donation.currency,
+                customer_id=ensure_stripe_customer(donation.donor),
+                payment_method_id=setup.payment_method_id,
+                metadata={META_DONATION: str(donation.public_id), META_KIND: PaymentKind.ONE_TIME},
+                idempotency_key=f"donation-{donation.public_id}-attempt-{donation.attempts}",
+            )
+        except gateway.CardDeclined as declined:
+            if declined.payment_intent_id:
+                donation.stripe_payment_intent_id = declined.payment_intent_id
+            return _fail_attempt(donation, declined.user_message)
+        donation.stripe_payment_intent_id = intent.id
+        return _follow_intent(donation, intent)
+
+
+def _follow_intent(donation: Donation, intent: gateway.IntentInfo) -> PayOutcome:
+    """Bring the donation's status in line with its PaymentIntent and say what comes next."""
+    if intent.status in ("requires_payment_method", "canceled"):
+        return _fail_attempt(donation, intent.error_message or "Your card was declined.")
+    status, outcome = {
+        "succeeded": (DonationStatus.SUCCEEDED, PayOutcome("succeeded")),
+        "processing": (DonationStatus.PROCESSING, PayOutcome("processing")),
+        "requires_capture": (DonationStatus.PROCESSING, PayOutcome("processing")),
+    }.get(
+        intent.status,
+        (
+            DonationStatus.REQUIRES_ACTION,
+            PayOutcome("requires_action", client_secret=intent.client_secret),
+        ),
+    )
+    DONATION.advance(donation, status)
+    donation.last_error = ""
+    donation.save()
+    return outcome
+
+
+def _fail_attempt(donation: Donation, message: str) -> PayOutcome:
+    """This card did not work: record why and open a fresh SetupIntent for another."""
+    DONATION.advance(donation, DonationStatus.FAILED)
+    donation.last_error = message[:500]
+    if donation.attempts < settings.DONATION_MAX_CARD_ATTEMPTS:
+        setup = _open_setup_intent(donation)
+        donation.stripe_setup_intent_id = setup.id
+        donation.save()
+        return PayOutcome("failed", message=message, setup_client_secret=setup.client_secret)
+    donation.save()
+    return PayOutcome("failed", message=f"{message} Please start again.")
+
+
+# --- The ledger ----------------------------------------------------------------------
+
+
+def receipt_number(payment: Payment) -> str:
+    return f"{payment.paid_at:%Y}-{payment.pk:08d}"
+
+
+def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
+    """One ledger row for a succeeded PaymentIntent of a one-time gift (idempotent).
+
+    Returns None for PaymentIntents that are not ours (no donation metadata),
+    such as membership invoices, which are recorded from their invoice.
+    """
+    if intent.status != "succeeded" or not intent.metadata.get(META_DONATION):
+        return None
+    with transaction.atomic():
+        donation = (
+            Donation.objects.select_for_update()
+            .select_related("donor")
+            .filter(public_id=intent.metadata[META_DONATION])
+            .first()
+        )
+        if donation is None:
+            logger.warning("PaymentIntent %s names an unknown donation", intent.id)
+            return None
+        payment = Payment.objects.filter(stripe_payment_intent_id=intent.id).first()
+        if payment is None:
+            charge = intent.charge if intent.charge and intent.charge.fee is not None else None
+            charge = charge or gateway.retrieve_charge(intent.charge_id)
+            payment = Payment.objects.create(
+                donor=donation.donor,
+                kind=PaymentKind.ONE_TIME,
+                amount=charge.amount,
+                currency=charge.currency,
+                fee=charge.fee,
+                net=charge.net,
+                donation=None if Payment.objects.filter(donation=donation).exists() else donation,
+                stripe_payment_intent_id=intent.id,
+                stripe_charge_id=charge.id,
+                paid_at=charge.created,
+                **donation.attribution(),
+            )
+            create_receipt(payment)
+        if DONATION.advance(donation, DonationStatus.SUCCEEDED):
+            donation.stripe_payment_intent_id = intent.id
+            donation.save()
+        return payment
+
+
+def create_receipt(payment: Payment) -> Receipt:
+    """The payment's receipt, emailed by a task once the ledger row is committed."""
+    from payments.tasks import send_receipt
+
+    receipt = Receipt.objects.create(
+        payment=payment, number=receipt_number(payment), email=payment.donor.email
+    )
+    transaction.on_commit(lambda: send_receipt.delay(payment.pk), robust=True)
+    return receipt
+
+
+def mark_intent_failed(intent: gateway.IntentInfo) -> None:
+    """A late or repeated failure never overrides a success, nor a newer attempt."""
+    public_id = intent.metadata.get(META_DONATION)
+    if not public_id:
+        return
+    with transaction.atomic():
+        donation = Donation.objects.select_for_update().filter(public_id=public_id).first()
+        if donation is None or donation.stripe_payment_intent_id not in (None, intent.id):
+            return
+        if DONATION.advance(donation, DonationStatus.FAILED):
+            donation.stripe_payment_intent_id = intent.id
+            donation.last_error = (intent.error_message or "Card declined")[:500]
+            donation.save()
+
+
+def payment_for_intent(payment_intent_id: str | None) -> Payment | None:
+    """The ledger row for a PaymentIntent, recording it first if its event is still to come."""
+    if not payment_intent_id:
+        return None
+    payment = Payment.objects.filter(stripe_payment_intent_id=payment_intent_id).first()
+    if payment is None:
+        payment = record_intent_payment(gateway.retrieve_payment_intent(payment_intent_id))
+    return payment
+
+
+def payment_for_charge(charge_id: str | None, payment_intent_id: str | None) -> Payment | None:
+    if charge_id:
+        payment = Payment.objects.filter(stripe_charge_id=charge_id).first()
+        if payment is not None:
+            return payment
+    return payment_for_intent(payment_intent_id)
+
+
+# --- Refunds -------------------------------------------------------------------------
+
+
+def refund_payment(payment: Payment, *, amount: int, request_key: str, requested_by=None) -> Refund:
+    """Ask Stripe to give back `amount` of a ledger row (staff action).
+
+    `request_key` identifies this request (the admin form's nonce), so a
+    double submission reaches Stripe with the same idempotency key and
+    refunds once.
+    """
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        pending = (
+            payment.refunds.filter(
+                status__in=[RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION]
+            ).aggregate(total=Sum("amount"))["total"]
+            or 0
+        )
+        available = payment.amount - payment.amount_refunded - pending
+        if amount <= 0:
+            raise RefundRefused("Enter an amount above zero.")
+        if amount > available:
+            raise RefundRefused(
+                f"At most {Money(available, payment.currency)} can still be refunded."
+            )
+        try:
+            info = gateway.create_refund(
+                payment_intent_id=payment.stripe_payment_intent_id,
+                amount=amount,
+                metadata={"patronage_payment": str(payment.pk)},
+                idempotency_key=f"refund-{request_key}",
+            )
+        except gateway.GatewayError as exc:
+            raise RefundRefused(exc.user_message) from exc
+        refund = upsert_refund(payment, info, requested_by=requested_by)
+    return refund
+
+
+def upsert_refund(payment: Payment, info: gateway.RefundInfo, *, requested_by=None) -> Refund:
+    """Store Stripe's view of a refund, move its status forward only, update the total."""
+    with transaction.atomic():
+        refund = Refund.objects.select_for_update().filter(stripe_refund_id=info.id).first()
+        if refund is None:
+            try:
+                with transaction.atomic():
+                    refund = Refund.objects.create(
+                        payment=payment,
+                        stripe_refund_id=info.id,
+                        amount=info.amount,
+                        currency=info.currency,
+                        status=info.status,
+                        reason=info.reason,
+                        requested_by=requested_by,
+                    )
+            except IntegrityError:  # recorded concurrently (webhook vs admin)
+                refund = Refund.objects.select_for_update().get(stripe_refund_id=info.id)
+        if REFUND.advance(refund, info.status):
+            refund.save()
+        _recount_refunds(payment)
+        if refund.status == RefundStatus.SUCCEEDED and refund.notice_sent_at is None:
+            from payments.tasks import send_refund_notice
+
+            transaction.on_commit(lambda: send_refund_notice.delay(refund.pk), robust=True)
+    return refund
+
+
+def _recount_refunds(payment: Payment) -> None:
+    """amount_refunded is always the sum of succeeded refunds, so replays cannot inflate it."""
+    total = (
+        payment.refunds.filter(status=RefundStatus.SUCCEEDED).aggregate(total=Sum("amount"))[
+            "total"
+        ]
+        or 0
+    )
+    Payment.objects.filter(pk=payment.pk).update(amount_refunded=total)
+    payment.amount_refunded = total
+
+
+def sync_refunds_for_charge(payment: Payment) -> None:
+    for info in gateway.list_refunds(payment.stripe_charge_id):
+        upsert_refund(payment, info)
+
+
+# --- Disputes ------------------------------------------------------------------------
+
+
+def upsert_dispute(payment: Payment, info: gateway.DisputeInfo) -> Dispute:
+    with transaction.atomic():
+        dispute, created = Dispute.objects.select_for_update().get_or_create(
+            stripe_dispute_id=info.id,
+            defaults={
+                "payment": payment,
+                "amount": info.amount,
+                "currency": info.currency,
+                "reason": info.reason,
+                "status": info.status,
+                "opened_at": info.created,
+            },
+        )
+        if not created and DISPUTE.advance(dispute, info.status):
+            dispute.save()
+        if not dispute.is_open and dispute.closed_at is None:
+            dispute.closed_at = timezone.now()
+            dispute.save(update_fields=["closed_at", "updated_at"])
+    return dispute
+
+
+# --- The webhook inbox ---------------------------------------------------------------
+
+
+def receive_event(event: dict) -> tuple[StripeEvent, bool]:
+    """Store a verified Stripe event once, by its id, and queue its processing.
+
+    A repeated delivery finds the stored event and changes nothing.
+    """
+    from payments.tasks import process_stripe_event
+
+    with transaction.atomic():
+        stored, created = StripeEvent.objects.get_or_create(
+            stripe_id=event["id"],
+            defaults={
+                "type": event["type"],
+                "api_version": event.get("api_version") or "",
+                "livemode": bool(event.get("livemode")),
+                "stripe_created": gateway.timestamp(event["created"]),
+                "payload": event,
+            },
+        )
+        if created:
+            transaction.on_commit(lambda: process_stripe_event.delay(stored.pk), robust=True)
+    return stored, created
+
+
+def requeue_event(event: StripeEvent) -> None:
+    """Staff asked to process an event again (handlers are idempotent)."""
+    from payments.tasks import process_stripe_event
+
+    with transaction.atomic():
+        event = StripeEvent.objects.select_for_update().get(pk=event.pk)
+        EVENT.advance(event, EventStatus.PENDING)
+        event.save(update_fields=["status"])
+        transaction.on_commit(lambda: process_stripe_event.delay(event.pk), robust=True)
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    seen: int
+    stored: int
+    requeued: int
+
+
+def reconcile_events(*, since=None, stuck_after_minutes: int = 10) -> ReconcileResult:
+    """Fetch Stripe's events since the last one we have, store the missing ones,
+    and requeue events left pending (a lost task) for longer than a few minutes."""
+    if since is None:
+        latest = StripeEvent.objects.aggregate(latest=Max("stripe_created"))["latest"]
+        overlap = timedelta(hours=1)
+        since = (latest - overlap) if latest else timezone.now() - timedelta(days=3)
+    seen = stored = 0
+    for event in gateway.list_events(created_since=since):
+        seen += 1
+        stored += receive_event(event)[1]
+    cutoff = timezone.now() - timedelta(minutes=stuck_after_minutes)
+    stuck = list(
+        StripeEvent.objects.filter(status=EventStatus.PENDING, received_at__lt=cutoff).values_list(
+            "pk", flat=True
+        )
+    )
+    if stuck:
+        from payments.tasks import process_stripe_event
+
+        for pk in stuck:
+            transaction.on_commit(lambda pk=pk: process_stripe_event.delay(pk), robust=True)
+    return ReconcileResult(seen=seen, stored=stored, requeued=len(stuck))

@@ -1,0 +1,126 @@
+// "Support us just once": card entry with Stripe.js.
+// 1. POST the form to startUrl -> our gift + a SetupIntent secret.
+// 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked).
+// 3. POST payUrl -> we charge it; if the bank wants 3-D Secure, confirmCardPayment, then ask again.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("give-data").textContent);
+  const form = document.getElementById("give-form");
+  const button = document.getElementById("give-button");
+  const amountInput = form.elements.amount;
+  const currencySelect = form.elements.currency;
+  const suggestionsBox = document.getElementById("suggestions");
+  const stripe = Stripe(data.publishableKey);
+  const card = stripe.elements().create("card");
+  card.mount("#card-element");
+
+  let gift = null; // {payUrl, thanksUrl, setupClientSecret} once started
+
+  function csrfToken() {
+    return form.elements.csrfmiddlewaretoken.value;
+  }
+
+  function formatMinor(minor, code) {
+    const decimals = data.currencies[code].decimals;
+    return (minor / Math.pow(10, decimals)).toFixed(decimals);
+  }
+
+  function showSuggestions() {
+    const code = currencySelect.value;
+    suggestionsBox.textContent = "";
+    (data.suggestions[code] || []).forEach(function (s) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary small";
+      b.textContent = s.label;
+      b.addEventListener("click", function () {
+        amountInput.value = formatMinor(s.amount, code);
+        gift = null;
+      });
+      suggestionsBox.appendChild(b);
+      if (s.default && !amountInput.value) amountInput.value = formatMinor(s.amount, code);
+    });
+  }
+
+  function clearErrors() {
+    form.querySelectorAll("[data-error-for]").forEach(function (el) { el.textContent = ""; });
+  }
+
+  function showError(field, message) {
+    const el = form.querySelector('[data-error-for="' + field + '"]') ||
+      form.querySelector('[data-error-for="__all__"]');
+    el.textContent = message; // textContent: never interpreted as HTML
+  }
+
+  async function post(url, body) {
+    const response = await fetch(url, {
+      method: "POST",
+      headers: {"X-CSRFToken": csrfToken()},
+      body: body,
+      credentials: "same-origin",
+    });
+    const payload = await response.json().catch(function () { return {}; });
+    return {ok: response.ok, payload: payload};
+  }
+
+  async function start() {
+    const result = await post(data.startUrl, new FormData(form));
+    if (!result.ok) {
+      const errors = result.payload.errors || {};
+      Object.keys(errors).forEach(function (f) { showError(f, errors[f].join(" ")); });
+      if (result.payload.error) showError("__all__", result.payload.error);
+      return null;
+    }
+    return result.payload;
+  }
+
+  async function pay() {
+    for (let round = 0; round < 3; round++) {
+      const result = await post(gift.payUrl, new FormData());
+      const p = result.payload;
+      if (!result.ok) { showError("__all__", p.error || "Something went wrong."); return; }
+      if (p.status === "succeeded" || p.status === "processing") {
+        window.location.assign(p.thanksUrl);
+        return;
+      }
+      if (p.status === "failed") {
+        if (p.setupClientSecret) gift.setupClientSecret = p.setupClientSecret; else gift = null;
+        showError("card", p.error || "Your card was declined.");
+        return;
+      }
+      if (p.status === "requires_action") {
+        const action = await stripe.confirmCardPayment(p.clientSecret);
+        if (action.error) { showError("card", action.error.message); }
+        // Either way, ask our server where the payment stands now.
+      }
+    }
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    clearErrors();
+    button.disabled = true;
+    try {
+      if (!gift) gift = await start();
+      if (!gift) return;
+      const setup = await stripe.confirmCardSetup(gift.setupClientSecret, {
+        payment_method: {
+          card: card,
+          billing_details: {email: form.elements.email.value, name: form.elements.name.value},
+        },
+      });
+      if (setup.error) { showError("card", setup.error.message); return; }
+      await pay();
+    } catch (err) {
+      showError("__all__", "We could not reach the payment service. You have not been charged.");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  // Any change to the form means a new gift (the card stays entered).
+  form.addEventListener("input", function () { gift = null; });
+  form.addEventListener("change", function () { gift = null; });
+  currencySelect.addEventListener("change", function () { amountInput.value = ""; showSuggestions(); });
+  showSuggestions();
+})();
