@@ -74,7 +74,7 @@ def send_receipt(payment_pk: int, *, resend: bool = False) -> bool:
 def send_refund_notice(refund_pk: int) -> bool:
     with transaction.atomic():
         refund = (
-            Refund.objects.select_for_update()
+            Refund.objects.select_for_update(of=("self",))
             .select_related("payment__donor", "payment__receipt")
             .get(pk=refund_pk)
         )

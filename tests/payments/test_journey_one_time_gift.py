@@ -6,8 +6,6 @@ a live server; the Celery worker (or eager tasks) writes the ledger and
 sends the receipt.
 """
 
-import pytest
-import requests
 from django.urls import reverse
 
 from payments.models import Donation, Payment, StripeEvent
@@ -21,22 +19,6 @@ from tests.support.stripejs import (
     confirm_card_payment,
     confirm_card_setup,
 )
-
-
-@pytest.fixture
-def stripe_webhooks(localstripe, live_server, settings):
-    """localstripe sends its signed events to this test's live server."""
-    config_url = f"{localstripe}/_config/webhooks/patronage"
-    endpoint = live_server.url + reverse("payments:stripe_webhook")
-    secret = settings.STRIPE_WEBHOOK_SECRET
-    requests.post(config_url, json={"url": endpoint, "secret": secret}, timeout=5)
-    yield endpoint
-    # localstripe cannot forget an endpoint: point it at an event type that never happens.
-    requests.post(
-        config_url,
-        json={"url": endpoint, "secret": secret, "events": ["patronage.never"]},
-        timeout=5,
-    )
 
 
 def start_gift(client, **fields) -> dict:
