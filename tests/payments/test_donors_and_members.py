@@ -1,0 +1,74 @@
+"""One person, one donor: guests' gifts join their account; members give as themselves."""
+
+import re
+from pathlib import Path
+
+from django.urls import reverse
+
+from payments.models import Donor
+from tests.factories import PASSWORD, UserFactory
+from tests.payments.gifts import give, recorded_payment
+from tests.support.processes import wait_until
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def test_a_guest_who_later_opens_an_account_with_that_email_sees_the_earlier_gift(
+    client, tasks, stripe_webhooks, mailoutbox
+):
+    give(client, amount="15", currency="GBP", email="Later.Member@example.org")
+    payment = recorded_payment()
+
+    client.post(
+        reverse("account_signup"),
+        {"email": "later.member@EXAMPLE.org", "password1": PASSWORD, "password2": PASSWORD},
+    )
+    verification = wait_until(
+        lambda: [
+            m for m in mailoutbox if "later.member@example.org" in m.to and "Confirm" in m.subject
+        ]
+    )[0]
+    confirm_path = re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", verification.body)[1]
+    client.post(confirm_path)
+
+    account = client.get(reverse("members:account")).content.decode()
+    assert "£15.00" in account
+    assert payment.receipt.number in account
+    assert Donor.objects.count() == 1
+
+
+def test_a_signed_in_member_gives_as_themselves_whatever_email_is_posted(
+    client, tasks, stripe_webhooks
+):
+    member = UserFactory(email="member@example.org")
+    client.force_login(member)
+
+    give(client, email="someone.else@example.org")
+
+    payment = recorded_payment()
+    assert payment.donor.email == "member@example.org"
+    assert payment.donor.user == member
+    assert not Donor.objects.filter(email="someone.else@example.org").exists()
+
+
+def test_one_member_never_sees_another_members_gifts(client, tasks, stripe_webhooks):
+    give(client, amount="42", currency="USD", email="first@example.org")
+    recorded_payment()
+    other = UserFactory(email="second@example.org")
+    client.force_login(other)
+
+    account = client.get(reverse("members:account")).content.decode()
+
+    assert "$42.00" not in account
+    assert "No gifts yet" in account
+
+
+def test_only_the_gateway_module_imports_stripe():
+    offenders = [
+        str(path.relative_to(PROJECT))
+        for app in ("config", "members", "payments", "content")
+        for path in (PROJECT / app).rglob("*.py")
+        if path.name != "stripe_gateway.py"
+        and re.search(r"^\s*(import stripe|from stripe)\b", path.read_text(), re.MULTILINE)
+    ]
+    assert offenders == []
