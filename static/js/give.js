@@ -118,9 +118,12 @@
     }
   });
 
-  // Any change to the form means a new gift (the card stays entered).
-  form.addEventListener("input", function () { gift = null; });
-  form.addEventListener("change", function () { gift = null; });
+  // Any change to the gift's details means a new gift (typing a card does not).
+  function detailsChanged(event) {
+    if (!event.target.closest("#card-element")) gift = null;
+  }
+  form.addEventListener("input", detailsChanged);
+  form.addEventListener("change", detailsChanged);
   currencySelect.addEventListener("change", function () { amountInput.value = ""; showSuggestions(); });
   showSuggestions();
 })();
