@@ -6,6 +6,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from tests.support.processes import free_port, wait_for_port
+from tests.support.stripe_proxy import StripeProxy
 
 
 @pytest.fixture(autouse=True)
@@ -62,3 +63,16 @@ def celery_worker():
 def tasks(celery_worker, transactional_db):
     """Run what the code under test enqueues, by the real worker or eagerly."""
     return celery_worker
+
+
+@pytest.fixture
+def stripe_proxy(localstripe, settings):
+    """localstripe behind a proxy that honours idempotency keys and can fail on demand.
+
+    The client waits 2 s per try here, so a held answer (`delay_next`) times out quickly.
+    """
+    proxy = StripeProxy(localstripe).start()
+    settings.STRIPE_API_BASE = proxy.url
+    settings.STRIPE_TIMEOUT = 2
+    yield proxy
+    proxy.stop()
