@@ -113,6 +113,11 @@ DATABASES = {
         conn_health_checks=True,
     )
 }
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # Tests on SQLite use a file, not memory: webhooks reach the live test
+    # server on several threads at once, each needing its own connection.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits live here, so production needs a shared one) --------
@@ -296,6 +301,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "reconcile-stripe-events": {
         "task": "payments.tasks.reconcile_stripe_events",
         "schedule": envint("RECONCILE_EVERY_SECONDS", "900"),
+    },
+    # End comp and gift memberships whose time is up.
+    "end-expired-memberships": {
+        "task": "members.tasks.end_expired_memberships",
+        "schedule": 3600,
     },
 }
 

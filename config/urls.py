@@ -13,7 +13,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
-    path("account/", include("members.urls")),
+    path("", include("members.urls")),
     path("", include("payments.urls")),
     path("admin/", admin.site.urls),
 ]

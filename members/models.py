@@ -1,7 +1,33 @@
+import secrets
+import uuid
+
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
+
+from members.states import (
+    GIFT_MONTHS,
+    PERK_STATUSES,
+    GiftStatus,
+    Interval,
+    MembershipKind,
+    MembershipStatus,
+)
+from payments.models import Attribution
+
+# Statuses of a paid membership that still has a live Stripe subscription.
+OPEN_STATUSES = [
+    MembershipStatus.INCOMPLETE,
+    MembershipStatus.TRIALING,
+    MembershipStatus.ACTIVE,
+    MembershipStatus.PAST_DUE,
+    MembershipStatus.UNPAID,
+]
+
+
+def new_claim_token() -> str:
+    return secrets.token_urlsafe(32)
 
 
 class UserManager(BaseUserManager["User"]):
@@ -73,3 +99,196 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.display_name or self.email.split("@")[0]
+
+
+class MembershipLevel(models.Model):
+    """A named membership tier ("Supporter", "Insider"...) and the perks it unlocks.
+
+    Its suggested amounts per currency and interval are LevelAmounts. A reader
+    who types their own amount gets the highest level that amount reaches.
+    """
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True, help_text="The perks, one per line.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower shows first.")
+    is_active = models.BooleanField(default=True, help_text="Offered on the join page.")
+
+    class Meta:
+        ordering = ["position", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def perks(self) -> list[str]:
+        return [line.strip() for line in self.description.splitlines() if line.strip()]
+
+
+class LevelAmount(models.Model):
+    """What a level costs in one currency and interval (a suggested amount on the join page)."""
+
+    level = models.ForeignKey(MembershipLevel, on_delete=models.CASCADE, related_name="amounts")
+    currency = models.CharField(max_length=3)
+    interval = models.CharField(max_length=5, choices=Interval.choices)
+    amount = models.PositiveIntegerField(help_text="In the currency's minor unit (cents).")
+
+    class Meta:
+        ordering = ["currency", "interval", "amount"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["level", "currency", "interval"], name="members_level_amount_unique"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(amount__gt=0), name="members_level_amount_positive"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        from payments.money import Money
+
+        return f"{Money(self.amount, self.currency)} / {self.interval}"
+
+
+class Membership(Attribution):
+    """Someone's membership: paid (a Stripe subscription), complimentary, or a gift.
+
+    `status` only moves through members.states.MEMBERSHIP. For paid memberships
+    it mirrors Stripe, applied from events no older than `stripe_synced_at`,
+    so late or repeated events never overwrite newer state.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    user = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="memberships"
+    )
+    email = models.EmailField(help_text="Whose membership it is (lower case).")
+    donor = models.ForeignKey(
+        "payments.Donor",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="memberships",
+        help_text="Who pays (paid memberships).",
+    )
+    kind = models.CharField(max_length=10, choices=MembershipKind.choices)
+    status = models.CharField(max_length=20, choices=MembershipStatus.choices)
+    level = models.ForeignKey(
+        MembershipLevel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    amount = models.PositiveBigIntegerField(null=True, blank=True, help_text="Per interval.")
+    currency = models.CharField(max_length=3, blank=True)
+    interval = models.CharField(max_length=5, choices=Interval.choices, blank=True)
+    stripe_subscription_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
+    current_period_end = models.DateTimeField(null=True, blank=True, help_text="Next charge.")
+    cancel_at_period_end = models.BooleanField(default=False)
+    cancel_reason = models.CharField(max_length=500, blank=True)
+    starts_at = models.DateTimeField(default=timezone.now)
+    ends_at = models.DateTimeField(
+        null=True, blank=True, help_text="Comp and gift memberships: when perks stop."
+    )
+    ended_at = models.DateTimeField(null=True, blank=True)
+    stripe_synced_at = models.DateTimeField(
+        null=True, blank=True, help_text="Time of the newest Stripe state applied."
+    )
+    last_failed_invoice_id = models.CharField(max_length=255, blank=True)
+    welcomed_at = models.DateTimeField(null=True, blank=True)
+    ended_notice_at = models.DateTimeField(null=True, blank=True)
+    granted_by = models.ForeignKey(
+        User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    note = models.CharField(max_length=500, blank=True, help_text="Why it was granted.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(email=Lower("email")), name="members_membership_email_lowercase"
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(kind=MembershipKind.PAID)
+                | (models.Q(amount__gt=0) & ~models.Q(currency="") & ~models.Q(interval="")),
+                name="members_membership_paid_has_price",
+            ),
+            # One open paid membership per account: a double click cannot subscribe twice.
+            models.UniqueConstraint(
+                fields=["user"],
+                condition=models.Q(kind=MembershipKind.PAID) & models.Q(status__in=OPEN_STATUSES),
+                name="members_one_open_paid_membership",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["user", "status"]),
+            models.Index(fields=["kind", "status"]),
+            models.Index(fields=["email"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} membership of {self.email} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.email = self.email.strip().lower()
+        super().save(*args, **kwargs)
+
+    @property
+    def money(self):
+        from payments.money import Money
+
+        return Money(self.amount, self.currency) if self.amount else None
+
+    @property
+    def has_perks(self) -> bool:
+        return self.status in PERK_STATUSES and (
+            self.ends_at is None or self.ends_at > timezone.now()
+        )
+
+
+class GiftMembership(Attribution):
+    """A membership bought for someone else: paid once, claimed by the recipient.
+
+    The payment runs through a one-time Donation (kind "gift"), so it shares the
+    card flow, the ledger and the receipt with one-time gifts.
+    """
+
+    public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    donation = models.OneToOneField(
+        "payments.Donation", on_delete=models.PROTECT, related_name="gift_membership"
+    )
+    giver_name = models.CharField(max_length=200, blank=True)
+    recipient_email = models.EmailField()
+    recipient_name = models.CharField(max_length=200, blank=True)
+    message = models.TextField(max_length=1000, blank=True)
+    months = models.PositiveSmallIntegerField()
+    send_on = models.DateField(help_text="When the recipient gets the email.")
+    status = models.CharField(
+        max_length=20, choices=GiftStatus.choices, default=GiftStatus.AWAITING_PAYMENT
+    )
+    claim_token = models.CharField(max_length=64, unique=True, default=new_claim_token)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    membership = models.OneToOneField(
+        Membership, null=True, blank=True, on_delete=models.PROTECT, related_name="gift"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(months__in=GIFT_MONTHS), name="members_gift_months_offered"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(recipient_email=Lower("recipient_email")),
+                name="members_gift_recipient_lowercase",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.months}-month gift for {self.recipient_email} ({self.status})"
+
+    def save(self, *args, **kwargs) -> None:
+        self.recipient_email = self.recipient_email.strip().lower()
+        super().save(*args, **kwargs)

@@ -1,7 +1,26 @@
-from django.core.mail import EmailMessage, EmailMultiAlternatives
-from django.db import transaction
+import logging
+from dataclasses import dataclass
+from datetime import datetime
 
-from members.models import User
+from django.conf import settings
+from django.core.mail import EmailMessage, EmailMultiAlternatives
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from members.models import OPEN_STATUSES, LevelAmount, Membership, MembershipLevel, User
+from members.states import (
+    FROM_STRIPE,
+    MEMBERSHIP,
+    PERK_STATUSES,
+    Interval,
+    MembershipKind,
+    MembershipStatus,
+)
+from payments import services as payments_services
+from payments import stripe_gateway as gateway
+from payments.models import Donor, Payment
+
+logger = logging.getLogger(__name__)
 
 
 def update_profile(user: User, *, display_name: str) -> User:
@@ -38,3 +57,552 @@ def deliver_email(payload: dict) -> None:
     for content, mimetype in payload["alternatives"]:
         message.attach_alternative(content, mimetype)
     message.send()
+
+
+# --- Memberships ---------------------------------------------------------------------
+#
+# A paid membership is a Stripe Subscription. The join page opens a SetupIntent
+# for the card (Stripe.js confirms it, 3-D Secure included), then
+# `confirm_membership` subscribes the customer and the first invoice is charged
+# to that card. From then on Stripe's events keep the membership in step:
+# subscription snapshots are applied when they are no older than what we have,
+# and each paid invoice becomes one ledger row and one receipt.
+
+META_MEMBERSHIP = "patronage_membership"
+
+
+class MembershipRefused(Exception):
+    """A membership change we will not make; `message` is for the member."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+@dataclass(frozen=True)
+class JoinOutcome:
+    """What the join page does next (as payments.services.PayOutcome)."""
+
+    status: str  # "succeeded" | "requires_action" | "failed"
+    client_secret: str | None = None
+    setup_client_secret: str | None = None
+    message: str | None = None
+
+
+def level_for(amount: int, currency: str, interval: str) -> MembershipLevel | None:
+    """The highest active level this amount reaches in its currency and interval."""
+    price = (
+        LevelAmount.objects.filter(
+            currency=currency, interval=interval, amount__lte=amount, level__is_active=True
+        )
+        .select_related("level")
+        .order_by("-amount")
+        .first()
+    )
+    return price.level if price else None
+
+
+def open_paid_membership(user: User) -> Membership | None:
+    return Membership.objects.filter(
+        user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES
+    ).first()
+
+
+@transaction.atomic
+def start_membership(
+    *, user: User, amount: int, currency: str, interval: str, attribution: dict | None = None
+) -> tuple[Membership, str]:
+    """Record the membership (incomplete) and open a SetupIntent for its card.
+
+    Returns the membership and the SetupIntent's client secret for Stripe.js.
+    A reader whose first payment is still pending starts again on the same record.
+    """
+    currency = currency.upper()
+    try:
+        payments_services.check_gift_amount(amount, currency)
+    except payments_services.DonationRefused as exc:
+        raise MembershipRefused(exc.message, field=exc.field) from exc
+    if interval not in Interval.values:
+        raise MembershipRefused("Choose monthly or yearly.", field="interval")
+    current = (
+        Membership.objects.select_for_update()
+        .filter(user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES)
+        .first()
+    )
+    if current is not None and (
+        current.status != MembershipStatus.INCOMPLETE or current.stripe_subscription_id
+    ):
+        raise MembershipRefused(
+            "You are already a member. You can change your amount on your account page."
+        )
+    donor = payments_services.get_or_create_donor(user.email, name=user.display_name, user=user)
+    membership = current or Membership(
+        user=user,
+        email=user.email,
+        kind=MembershipKind.PAID,
+        status=MembershipStatus.INCOMPLETE,
+    )
+    membership.donor = donor
+    membership.amount, membership.currency, membership.interval = amount, currency, interval
+    membership.level = level_for(amount, currency, interval)
+    for name, value in (attribution or {}).items():
+        setattr(membership, name, value)
+    membership.save()
+    setup = gateway.create_setup_intent(
+        customer_id=payments_services.ensure_stripe_customer(donor),
+        metadata={META_MEMBERSHIP: str(membership.public_id)},
+        idempotency_key=_setup_key(membership),
+    )
+    membership.stripe_setup_intent_id = setup.id
+    membership.save(update_fields=["stripe_setup_intent_id", "updated_at"])
+    return membership, setup.client_secret
+
+
+def _setup_key(membership: Membership) -> str:
+    # Derived from the record's state: a new key once the previous SetupIntent is used.
+    previous = membership.stripe_setup_intent_id or "first"
+    return f"membership-{membership.public_id}-setup-{previous}"
+
+
+def confirm_membership(membership: Membership) -> JoinOutcome:
+    """Subscribe with the card the reader just confirmed, or say where the first payment is.
+
+    Safe to call again (after 3-D Secure, or twice): the subscription is created
+    once (idempotency key from the membership), and a later card for a declined
+    first payment pays the same open invoice.
+    """
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("donor")
+            .get(pk=membership.pk)
+        )
+        if membership.status != MembershipStatus.INCOMPLETE:
+            return JoinOutcome("succeeded" if membership.has_perks else "failed")
+        setup = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
+        if setup.status != "succeeded" or not setup.payment_method_id:
+            raise MembershipRefused("Please enter your card details.", field="card")
+        customer_id = payments_services.ensure_stripe_customer(membership.donor)
+        gateway.set_default_payment_method(
+            customer_id=customer_id,
+            payment_method_id=setup.payment_method_id,
+            idempotency_key=f"membership-{membership.public_id}-card-{setup.id}",
+        )
+        if membership.stripe_subscription_id:
+            subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+            invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+            if subscription.status == "incomplete" and invoice.status == "open":
+                intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+                if intent.status == "requires_payment_method":  # declined: try the new card
+                    gateway.pay_invoice(invoice.id, idempotency_key=f"{invoice.id}-{setup.id}")
+                    subscription = gateway.retrieve_subscription(subscription.id)
+        else:
+            plan_id = gateway.ensure_plan(
+                amount=membership.amount,
+                currency=membership.currency,
+                interval=membership.interval,
+                product_name=f"{settings.ORGANIZATION_NAME} membership",
+            )
+            subscription = gateway.create_subscription(
+                customer_id=customer_id,
+                plan_id=plan_id,
+                metadata={META_MEMBERSHIP: str(membership.public_id)},
+                idempotency_key=f"membership-{membership.public_id}-subscribe",
+            )
+            membership.stripe_subscription_id = subscription.id
+        apply_subscription(membership, subscription, as_of=_stripe_now())
+        if membership.has_perks:
+            return JoinOutcome("succeeded")
+        return _first_payment_outcome(membership, subscription)
+
+
+def _first_payment_outcome(
+    membership: Membership, subscription: gateway.SubscriptionInfo
+) -> JoinOutcome:
+    invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+    intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+    if intent.status == "requires_action":
+        return JoinOutcome("requires_action", client_secret=intent.client_secret)
+    if intent.status in ("processing", "succeeded"):
+        return JoinOutcome("succeeded")
+    # Declined: a fresh SetupIntent lets the reader try another card on the same invoice.
+    setup = gateway.create_setup_intent(
+        customer_id=membership.donor.stripe_customer_id,
+        metadata={META_MEMBERSHIP: str(membership.public_id)},
+        idempotency_key=_setup_key(membership),
+    )
+    membership.stripe_setup_intent_id = setup.id
+    membership.save(update_fields=["stripe_setup_intent_id", "updated_at"])
+    return JoinOutcome(
+        "failed",
+        message=intent.error_message or "Your card was declined.",
+        setup_client_secret=setup.client_secret,
+    )
+
+
+# --- Keeping in step with Stripe ------------------------------------------------------------
+
+
+def _stripe_now() -> datetime:
+    """Now, to Stripe's precision (whole seconds), to compare with Stripe's `created` times."""
+    return timezone.now().replace(microsecond=0)
+
+
+def apply_subscription(
+    membership: Membership, subscription: gateway.SubscriptionInfo, *, as_of: datetime
+) -> bool:
+    """Bring a (locked) membership in line with a Stripe subscription seen at `as_of`.
+
+    A snapshot older than the newest one applied is ignored, so late and
+    repeated events never undo newer state. Says whether it was applied.
+    """
+    if membership.stripe_synced_at and as_of < membership.stripe_synced_at:
+        membership.save()
+        return False
+    was_member = membership.has_perks
+    MEMBERSHIP.advance(membership, FROM_STRIPE.get(subscription.status, membership.status))
+    if subscription.amount and subscription.currency and subscription.interval:
+        membership.amount = subscription.amount
+        membership.currency = subscription.currency
+        membership.interval = subscription.interval
+        membership.level = level_for(
+            subscription.amount, subscription.currency, subscription.interval
+        )
+    membership.current_period_end = subscription.current_period_end or membership.current_period_end
+    membership.cancel_at_period_end = subscription.cancel_at_period_end
+    if membership.status == MembershipStatus.CANCELED and membership.ended_at is None:
+        membership.ended_at = subscription.ended_at or subscription.canceled_at or timezone.now()
+    membership.stripe_synced_at = as_of
+    membership.save()
+    _announce_changes(membership, was_member)
+    return True
+
+
+def _announce_changes(membership: Membership, was_member: bool) -> None:
+    """Welcome a new member once; tell a member once when their membership has ended."""
+    from members.tasks import send_membership_email
+
+    if membership.has_perks and membership.welcomed_at is None:
+        membership.welcomed_at = timezone.now()
+        membership.save(update_fields=["welcomed_at"])
+        pk = membership.pk
+        transaction.on_commit(lambda: send_membership_email.delay(pk, "welcome"), robust=True)
+    if (
+        membership.status == MembershipStatus.CANCELED
+        and membership.welcomed_at is not None
+        and membership.ended_notice_at is None
+    ):
+        membership.ended_notice_at = timezone.now()
+        membership.save(update_fields=["ended_notice_at"])
+        pk = membership.pk
+        transaction.on_commit(lambda: send_membership_email.delay(pk, "ended"), robust=True)
+
+
+def _locked_membership_for(subscription_id: str, metadata: dict | None = None) -> Membership | None:
+    query = Membership.objects.select_for_update(of=("self",)).select_related("donor")
+    membership = query.filter(stripe_subscription_id=subscription_id).first()
+    public_id = (metadata or {}).get(META_MEMBERSHIP)
+    if membership is None and public_id:
+        # Our own subscription, whose id we have not saved yet (its event came first).
+        membership = query.filter(public_id=public_id, kind=MembershipKind.PAID).first()
+        if membership is not None and membership.stripe_subscription_id in (None, subscription_id):
+            membership.stripe_subscription_id = subscription_id
+            return membership
+        return None
+    return membership
+
+
+def sync_subscription(
+    subscription: gateway.SubscriptionInfo, *, as_of: datetime
+) -> Membership | None:
+    """Apply a subscription from an event (or re-read from Stripe) to its membership.
+
+    A subscription we have never seen (made in Stripe's dashboard, say) becomes
+    a membership of the customer's donor, when we know the customer.
+    """
+    with transaction.atomic():
+        membership = _locked_membership_for(subscription.id, subscription.metadata)
+        if membership is None:
+            donor = Donor.objects.filter(stripe_customer_id=subscription.customer_id).first()
+            if donor is None:
+                logger.warning("Subscription %s of an unknown customer", subscription.id)
+                return None
+            try:
+                with transaction.atomic():
+                    membership = Membership.objects.create(
+                        user=donor.user,
+                        email=donor.email,
+                        donor=donor,
+                        kind=MembershipKind.PAID,
+                        status=MembershipStatus.INCOMPLETE,
+                        amount=subscription.amount,
+                        currency=subscription.currency,
+                        interval=subscription.interval,
+                        stripe_subscription_id=subscription.id,
+                    )
+            except IntegrityError:  # created concurrently by the same subscription's other event
+                membership = _locked_membership_for(subscription.id)
+        apply_subscription(membership, subscription, as_of=as_of)
+        return membership
+
+
+def _membership_for_invoice(invoice: gateway.InvoiceInfo) -> Membership | None:
+    """The invoice's membership, locked; learnt from Stripe if its events are still to come."""
+    if not invoice.subscription_id:
+        return None
+    membership = _locked_membership_for(invoice.subscription_id, invoice.subscription_metadata)
+    if membership is None:
+        sync_subscription(
+            gateway.retrieve_subscription(invoice.subscription_id), as_of=_stripe_now()
+        )
+        membership = _locked_membership_for(invoice.subscription_id)
+    return membership
+
+
+@transaction.atomic
+def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Payment | None:
+    """A paid membership invoice: one ledger row and receipt; the membership is active.
+
+    The ledger row does not depend on event order; the status and period move
+    only if this invoice is not older than the state we hold.
+    """
+    membership = _membership_for_invoice(invoice)
+    if membership is None:
+        return None
+    payment = payments_services.record_invoice_payment(
+        invoice, donor=membership.donor, attribution=membership.attribution()
+    )
+    if membership.stripe_synced_at is None or as_of >= membership.stripe_synced_at:
+        was_member = membership.has_perks
+        if MEMBERSHIP.can_move(membership.status, MembershipStatus.ACTIVE):
+            MEMBERSHIP.advance(membership, MembershipStatus.ACTIVE)
+        if invoice.period_end and (
+            membership.current_period_end is None
+            or invoice.period_end > membership.current_period_end
+        ):
+            membership.current_period_end = invoice.period_end
+        membership.stripe_synced_at = as_of
+        membership.save()
+        _announce_changes(membership, was_member)
+    return payment
+
+
+@transaction.atomic
+def record_failed_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> None:
+    """A renewal failed: past due (perks stay while Stripe retries); the member is told once.
+
+    A first payment that fails leaves the membership incomplete (the join page shows why).
+    """
+    from members.tasks import send_membership_email
+
+    membership = _membership_for_invoice(invoice)
+    if membership is None:
+        return
+    is_newest = membership.stripe_synced_at is None or as_of >= membership.stripe_synced_at
+    if is_newest and MEMBERSHIP.advance(membership, MembershipStatus.PAST_DUE):
+        membership.stripe_synced_at = as_of
+    if membership.last_failed_invoice_id != invoice.id and membership.status in (
+        MembershipStatus.PAST_DUE,
+        MembershipStatus.UNPAID,
+    ):
+        membership.last_failed_invoice_id = invoice.id
+        pk = membership.pk
+        transaction.on_commit(
+            lambda: send_membership_email.delay(pk, "payment_failed"), robust=True
+        )
+    membership.save()
+
+
+# --- Self-service ---------------------------------------------------------------------
+
+
+def _locked(membership: Membership) -> Membership:
+    return (
+        Membership.objects.select_for_update(of=("self",))
+        .select_related("donor")
+        .get(pk=membership.pk)
+    )
+
+
+def _change_key(membership: Membership, action: str) -> str:
+    """Same key for a retried request; a new one once the membership has changed."""
+    return f"membership-{membership.public_id}-{action}-{membership.updated_at.timestamp()}"
+
+
+def _require_paid_and_live(membership: Membership) -> None:
+    if membership.kind != MembershipKind.PAID or not membership.stripe_subscription_id:
+        raise MembershipRefused("This membership is not billed by card.")
+    if membership.status not in OPEN_STATUSES or membership.status == MembershipStatus.INCOMPLETE:
+        raise MembershipRefused("This membership has ended.")
+
+
+@transaction.atomic
+def change_membership(membership: Membership, *, amount: int, interval: str) -> Membership:
+    """New amount and/or interval from the next charge on (same currency)."""
+    membership = _locked(membership)
+    _require_paid_and_live(membership)
+    try:
+        payments_services.check_gift_amount(amount, membership.currency)
+    except payments_services.DonationRefused as exc:
+        raise MembershipRefused(exc.message, field="amount") from exc
+    if interval not in Interval.values:
+        raise MembershipRefused("Choose monthly or yearly.", field="interval")
+    if (amount, interval) == (membership.amount, membership.interval):
+        return membership
+    plan_id = gateway.ensure_plan(
+        amount=amount,
+        currency=membership.currency,
+        interval=interval,
+        product_name=f"{settings.ORGANIZATION_NAME} membership",
+    )
+    current = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    subscription = gateway.change_subscription_plan(
+        subscription_id=current.id,
+        item_id=current.item_id,
+        plan_id=plan_id,
+        idempotency_key=f"membership-{membership.public_id}-plan-{current.plan_id}-to-{plan_id}",
+    )
+    apply_subscription(membership, subscription, as_of=_stripe_now())
+    return membership
+
+
+@transaction.atomic
+def cancel_membership(membership: Membership, *, reason: str = "") -> Membership:
+    """Stop renewing: perks last until the period paid for ends."""
+    membership = _locked(membership)
+    _require_paid_and_live(membership)
+    subscription = gateway.set_cancel_at_period_end(
+        membership.stripe_subscription_id,
+        True,
+        idempotency_key=_change_key(membership, "cancel"),
+    )
+    membership.cancel_reason = reason.strip()[:500]
+    apply_subscription(membership, subscription, as_of=_stripe_now())
+    return membership
+
+
+@transaction.atomic
+def resume_membership(membership: Membership) -> Membership:
+    """Undo a cancellation before the period ends."""
+    membership = _locked(membership)
+    _require_paid_and_live(membership)
+    subscription = gateway.set_cancel_at_period_end(
+        membership.stripe_subscription_id,
+        False,
+        idempotency_key=_change_key(membership, "resume"),
+    )
+    membership.cancel_reason = ""
+    apply_subscription(membership, subscription, as_of=_stripe_now())
+    return membership
+
+
+@transaction.atomic
+def end_membership_now(membership: Membership) -> Membership:
+    """Staff: end it today (paid: the Stripe subscription is canceled; comp/gift: perks stop)."""
+    membership = _locked(membership)
+    if membership.kind == MembershipKind.PAID and membership.stripe_subscription_id:
+        apply_subscription(
+            membership,
+            gateway.cancel_subscription(membership.stripe_subscription_id),
+            as_of=_stripe_now(),
+        )
+    else:
+        was_member = membership.has_perks
+        MEMBERSHIP.advance(membership, MembershipStatus.CANCELED)
+        membership.ended_at = membership.ended_at or timezone.now()
+        membership.save()
+        _announce_changes(membership, was_member)
+    return membership
+
+
+@transaction.atomic
+def start_card_update(membership: Membership) -> str:
+    """A SetupIntent for a new card; returns its client secret for Stripe.js."""
+    membership = _locked(membership)
+    _require_paid_and_live(membership)
+    setup = gateway.create_setup_intent(
+        customer_id=payments_services.ensure_stripe_customer(membership.donor),
+        metadata={META_MEMBERSHIP: str(membership.public_id)},
+        idempotency_key=_setup_key(membership),
+    )
+    membership.stripe_setup_intent_id = setup.id
+    membership.save(update_fields=["stripe_setup_intent_id", "updated_at"])
+    return setup.client_secret
+
+
+@transaction.atomic
+def finish_card_update(membership: Membership) -> Membership:
+    """Renewals go to the new card; a past-due invoice is retried on it at once."""
+    membership = _locked(membership)
+    _require_paid_and_live(membership)
+    setup = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
+    if setup.status != "succeeded" or not setup.payment_method_id:
+        raise MembershipRefused("Please enter your card details.", field="card")
+    gateway.set_default_payment_method(
+        customer_id=membership.donor.stripe_customer_id,
+        payment_method_id=setup.payment_method_id,
+        idempotency_key=f"membership-{membership.public_id}-card-{setup.id}",
+    )
+    if membership.status in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID):
+        subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+        invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+        if invoice.status == "open":
+            try:
+                gateway.pay_invoice(invoice.id, idempotency_key=f"{invoice.id}-{setup.id}")
+            except gateway.CardDeclined as exc:
+                raise MembershipRefused(exc.user_message, field="card") from exc
+        apply_subscription(
+            membership,
+            gateway.retrieve_subscription(membership.stripe_subscription_id),
+            as_of=_stripe_now(),
+        )
+    return membership
+
+
+# --- Complimentary memberships ---------------------------------------------------------
+
+
+def link_memberships_to_user(email: str, user: User) -> None:
+    """Comp and gift memberships granted to an address join its account once verified."""
+    Membership.objects.filter(email=email.strip().lower(), user__isnull=True).update(user=user)
+
+
+@transaction.atomic
+def grant_comp_membership(
+    *, email: str, ends_at: datetime | None = None, note: str = "", granted_by: User | None = None
+) -> Membership:
+    """Perks without payment (staff, partners, hardship), until `ends_at` or for good."""
+    email = email.strip().lower()
+    user = User.objects.filter(email=email).first()
+    membership = Membership.objects.create(
+        user=user,
+        email=email,
+        kind=MembershipKind.COMP,
+        status=MembershipStatus.ACTIVE,
+        ends_at=ends_at,
+        note=note,
+        granted_by=granted_by,
+    )
+    _announce_changes(membership, was_member=False)
+    return membership
+
+
+def end_expired_memberships() -> int:
+    """Comp and gift memberships whose end date has passed are ended (daily beat task)."""
+    ended = 0
+    expired = Membership.objects.filter(
+        kind__in=[MembershipKind.COMP, MembershipKind.GIFT],
+        status=MembershipStatus.ACTIVE,
+        ends_at__lte=timezone.now(),
+    ).values_list("pk", flat=True)
+    for pk in expired:
+        with transaction.atomic():
+            membership = _locked(Membership(pk=pk))
+            was_member = membership.status in PERK_STATUSES
+            if MEMBERSHIP.advance(membership, MembershipStatus.CANCELED):
+                membership.ended_at = membership.ends_at
+                membership.save()
+                _announce_changes(membership, was_member)
+                ended += 1
+    return ended

@@ -1,11 +1,31 @@
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
 
-from members.forms import ProfileForm
+from members import selectors, services
+from members.forms import JoinForm, ProfileForm
 from members.services import update_profile
+from payments import ratelimit
+from payments import selectors as payment_selectors
+from payments import stripe_gateway as gateway
+from payments.currencies import default_currency, offered_currencies
+from payments.forms import errors_by_field
 from payments.selectors import giving_history
+
+
+def _json_login_required(view):
+    """JSON endpoints answer 401 (not a redirect to the sign-in page) to a signed-out reader."""
+
+    def wrapped(request: HttpRequest, *args, **kwargs):
+        if not request.user.is_authenticated:
+            return JsonResponse({"error": "Please sign in first."}, status=401)
+        return view(request, *args, **kwargs)
+
+    return wrapped
 
 
 @login_required
@@ -19,5 +39,174 @@ def account(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "members/account.html",
-        {"form": form, "payments": giving_history(request.user)},
+        {
+            "form": form,
+            "payments": giving_history(request.user),
+            "memberships": selectors.memberships_of(request.user),
+        },
     )
+
+
+# --- Join ("Become a member") ---------------------------------------------------------
+
+
+@require_GET
+def join(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    initial = {
+        "currency": params.get("currency", "").upper() or default_currency().code,
+        "interval": params.get("interval", "month"),
+        "source": params.get("from", ""),
+        **{name: params.get(name, "") for name in JoinForm.ATTRIBUTION},
+    }
+    form = JoinForm(initial=initial)
+    current = services.open_paid_membership(request.user) if request.user.is_authenticated else None
+    currencies = {
+        code: {"decimals": c.decimals, "minimum": c.minimum, "maximum": c.maximum}
+        for code, c in offered_currencies().items()
+    }
+    return render(
+        request,
+        "members/join.html",
+        {
+            "form": form,
+            "levels": selectors.offered_levels(),
+            "current": current if current and current.has_perks else None,
+            "article": payment_selectors.article_by_slug(initial["source"]),
+            "login_next": request.get_full_path(),
+            "page_data": {
+                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+                "startUrl": reverse("members:join_start"),
+                "suggestions": selectors.level_suggestions(),
+                "currencies": currencies,
+            },
+            "stripe_js_url": settings.STRIPE_JS_URL,
+        },
+    )
+
+
+@require_POST
+@_json_login_required
+def join_start(request: HttpRequest) -> JsonResponse:
+    form = JoinForm(request.POST)
+    if not form.is_valid():
+        return JsonResponse({"errors": errors_by_field(form)}, status=400)
+    if not (
+        ratelimit.allow("join-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
+        and ratelimit.allow("join-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL)
+    ):
+        return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
+    article = payment_selectors.article_by_slug(form.cleaned_data["source"])
+    try:
+        membership, setup_secret = services.start_membership(
+            user=request.user,
+            amount=form.cleaned_data["amount_minor"],
+            currency=form.cleaned_data["currency"],
+            interval=form.cleaned_data["interval"],
+            attribution={**form.attribution(), "article": article},
+        )
+    except services.MembershipRefused as exc:
+        return JsonResponse({"errors": {exc.field or "__all__": [exc.message]}}, status=400)
+    except gateway.GatewayError as exc:
+        return JsonResponse({"error": exc.user_message}, status=502)
+    return JsonResponse(
+        {
+            "membership": str(membership.public_id),
+            "setupClientSecret": setup_secret,
+            "confirmUrl": reverse("members:join_confirm", args=[membership.public_id]),
+            "welcomeUrl": reverse("members:join_welcome", args=[membership.public_id]),
+        }
+    )
+
+
+@require_POST
+@_json_login_required
+def join_confirm(request: HttpRequest, public_id) -> JsonResponse:
+    if not ratelimit.allow(
+        "join-confirm-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP
+    ):
+        return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
+    membership = selectors.membership_of(request.user, public_id)
+    if membership is None:
+        raise Http404
+    try:
+        outcome = services.confirm_membership(membership)
+    except services.MembershipRefused as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    except gateway.GatewayError as exc:
+        return JsonResponse({"error": exc.user_message}, status=502)
+    return JsonResponse(
+        {
+            "status": outcome.status,
+            "clientSecret": outcome.client_secret,
+            "setupClientSecret": outcome.setup_client_secret,
+            "error": outcome.message,
+            "welcomeUrl": reverse("members:join_welcome", args=[public_id]),
+        }
+    )
+
+
+@login_required
+@require_GET
+def join_welcome(request: HttpRequest, public_id) -> HttpResponse:
+    membership = selectors.membership_of(request.user, public_id)
+    if membership is None:
+        raise Http404
+    return render(request, "members/welcome.html", {"membership": membership})
+
+
+# --- Card update ----------------------------------------------------------------------
+
+
+def _own_paid_membership(request: HttpRequest):
+    membership = services.open_paid_membership(request.user)
+    if membership is None or membership.status == "incomplete":
+        raise Http404
+    return membership
+
+
+@login_required
+@require_GET
+def card(request: HttpRequest) -> HttpResponse:
+    """Update the card renewals are charged to (and retry a failed renewal on it)."""
+    return render(
+        request,
+        "members/card.html",
+        {
+            "membership": _own_paid_membership(request),
+            "page_data": {
+                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+                "startUrl": reverse("members:card_start"),
+                "finishUrl": reverse("members:card_finish"),
+                "doneUrl": reverse("members:account"),
+            },
+            "stripe_js_url": settings.STRIPE_JS_URL,
+        },
+    )
+
+
+@require_POST
+@_json_login_required
+def card_start(request: HttpRequest) -> JsonResponse:
+    if not ratelimit.allow("card-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL):
+        return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
+    try:
+        secret = services.start_card_update(_own_paid_membership(request))
+    except services.MembershipRefused as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    except gateway.GatewayError as exc:
+        return JsonResponse({"error": exc.user_message}, status=502)
+    return JsonResponse({"setupClientSecret": secret})
+
+
+@require_POST
+@_json_login_required
+def card_finish(request: HttpRequest) -> JsonResponse:
+    try:
+        membership = services.finish_card_update(_own_paid_membership(request))
+    except services.MembershipRefused as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    except gateway.GatewayError as exc:
+        return JsonResponse({"error": exc.user_message}, status=502)
+    messages.success(request, "Your card is updated.")
+    return JsonResponse({"status": membership.status})

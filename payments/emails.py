@@ -9,7 +9,6 @@ from django.utils import timezone
 
 from payments.models import Receipt, Refund
 from payments.money import Money
-from payments.states import PaymentKind
 
 
 def _organization() -> dict[str, str]:
@@ -21,16 +20,13 @@ def _organization() -> dict[str, str]:
     }
 
 
-def _send(template: str, subject: str, to: str, context: dict) -> None:
+def send_templated(template: str, subject: str, to: str, context: dict) -> None:
+    """Send `<template>.txt` with `<template>.html` as its HTML part, now."""
     context = {**context, "organization": _organization(), "site_url": settings.SITE_URL}
     message = EmailMultiAlternatives(
-        subject=subject,
-        body=render_to_string(f"payments/email/{template}.txt", context),
-        to=[to],
+        subject=subject, body=render_to_string(f"{template}.txt", context), to=[to]
     )
-    message.attach_alternative(
-        render_to_string(f"payments/email/{template}.html", context), "text/html"
-    )
+    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
     message.send()
 
 
@@ -54,13 +50,12 @@ def send_receipt(payment_pk: int, *, resend: bool = False) -> bool:
             "payment": payment,
             "amount": Money(payment.amount, payment.currency),
             "donor_name": donor.name,
-            "is_membership": payment.kind == PaymentKind.MEMBERSHIP,
             "history_url": settings.SITE_URL + reverse("members:account")
             if donor.user_id
             else None,
         }
-        _send(
-            "receipt",
+        send_templated(
+            "payments/email/receipt",
             f"Your receipt from {settings.ORGANIZATION_NAME} ({receipt.number})",
             receipt.email,
             context,
@@ -81,8 +76,8 @@ def send_refund_notice(refund_pk: int) -> bool:
         if refund.notice_sent_at is not None:
             return False
         payment = refund.payment
-        _send(
-            "refund_notice",
+        send_templated(
+            "payments/email/refund_notice",
             f"Your refund from {settings.ORGANIZATION_NAME}",
             payment.donor.email,
             {

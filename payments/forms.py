@@ -13,16 +13,14 @@ tracking_value = RegexValidator(
 )
 
 
-class DonationForm(forms.Form):
-    """'Support us just once': what the reader types, checked before anything reaches Stripe."""
+class ContributionForm(forms.Form):
+    """An amount in an offered currency, and where the reader came from.
+
+    Valid data has `amount_minor`: the amount in minor units, within the currency's bounds.
+    """
 
     amount = forms.CharField(max_length=20, help_text="Any amount, in the chosen currency.")
     currency = forms.ChoiceField(choices=currency_choices)
-    email = forms.EmailField(max_length=254, help_text="Your receipt goes here.")
-    name = forms.CharField(
-        max_length=200, required=False, validators=[no_markup], label="Name (optional)"
-    )
-    cover_fees = forms.BooleanField(required=False, label="Add a little to cover the card fees")
     # Attribution, carried from the article's link (?from=<slug>&utm_source=...)
     source = forms.SlugField(max_length=200, required=False)
     campaign = forms.CharField(max_length=100, required=False, validators=[tracking_value])
@@ -31,8 +29,6 @@ class DonationForm(forms.Form):
     utm_campaign = forms.CharField(max_length=100, required=False, validators=[tracking_value])
     utm_content = forms.CharField(max_length=100, required=False, validators=[tracking_value])
     utm_term = forms.CharField(max_length=100, required=False, validators=[tracking_value])
-    # Left empty by people, filled by naive bots.
-    website = forms.CharField(required=False, widget=forms.HiddenInput)
 
     ATTRIBUTION = [
         "campaign",
@@ -42,23 +38,6 @@ class DonationForm(forms.Form):
         "utm_content",
         "utm_term",
     ]
-
-    def __init__(self, *args, member_email: str | None = None, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.member_email = member_email
-        if member_email:
-            # A signed-in member gives as themselves.
-            self.fields["email"].required = False
-            self.fields["email"].disabled = True
-            self.fields["email"].initial = member_email
-
-    def clean_website(self) -> str:
-        if self.cleaned_data.get("website"):
-            raise forms.ValidationError("Please leave this field empty.")
-        return ""
-
-    def clean_email(self) -> str:
-        return (self.member_email or self.cleaned_data.get("email") or "").strip().lower()
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -78,6 +57,35 @@ class DonationForm(forms.Form):
 
     def attribution(self) -> dict[str, str]:
         return {name: self.cleaned_data.get(name) or "" for name in self.ATTRIBUTION}
+
+
+class DonationForm(ContributionForm):
+    """'Support us just once': what the reader types, checked before anything reaches Stripe."""
+
+    email = forms.EmailField(max_length=254, help_text="Your receipt goes here.")
+    name = forms.CharField(
+        max_length=200, required=False, validators=[no_markup], label="Name (optional)"
+    )
+    cover_fees = forms.BooleanField(required=False, label="Add a little to cover the card fees")
+    # Left empty by people, filled by naive bots.
+    website = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args, member_email: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.member_email = member_email
+        if member_email:
+            # A signed-in member gives as themselves.
+            self.fields["email"].required = False
+            self.fields["email"].disabled = True
+            self.fields["email"].initial = member_email
+
+    def clean_website(self) -> str:
+        if self.cleaned_data.get("website"):
+            raise forms.ValidationError("Please leave this field empty.")
+        return ""
+
+    def clean_email(self) -> str:
+        return (self.member_email or self.cleaned_data.get("email") or "").strip().lower()
 
 
 def errors_by_field(form: forms.Form) -> dict[str, list[str]]:

@@ -11,6 +11,7 @@ import traceback
 from django.db import transaction
 from django.utils import timezone
 
+from members import services as members
 from payments import services
 from payments import stripe_gateway as gateway
 from payments.models import StripeEvent
@@ -23,33 +24,51 @@ class EventFailed(Exception):
     """A handler raised; the failure is recorded on the event and the task retries."""
 
 
-def payment_intent_succeeded(obj: dict) -> None:
-    services.record_intent_payment(gateway.intent_from_object(obj))
+def payment_intent_succeeded(event: StripeEvent) -> None:
+    services.record_intent_payment(gateway.intent_from_object(event.data_object))
 
 
-def payment_intent_payment_failed(obj: dict) -> None:
-    services.mark_intent_failed(gateway.intent_from_object(obj))
+def payment_intent_payment_failed(event: StripeEvent) -> None:
+    services.mark_intent_failed(gateway.intent_from_object(event.data_object))
 
 
-def charge_refunded(obj: dict) -> None:
-    charge = gateway.charge_from_object(obj)
+def charge_refunded(event: StripeEvent) -> None:
+    charge = gateway.charge_from_object(event.data_object)
     payment = services.payment_for_charge(charge.id, charge.payment_intent_id)
     if payment is not None:
         services.sync_refunds_for_charge(payment)
 
 
-def refund_changed(obj: dict) -> None:
-    refund = gateway.refund_from_object(obj)
+def refund_changed(event: StripeEvent) -> None:
+    refund = gateway.refund_from_object(event.data_object)
     payment = services.payment_for_charge(refund.charge_id, refund.payment_intent_id)
     if payment is not None:
         services.upsert_refund(payment, refund)
 
 
-def dispute_changed(obj: dict) -> None:
-    dispute = gateway.dispute_from_object(obj)
+def dispute_changed(event: StripeEvent) -> None:
+    dispute = gateway.dispute_from_object(event.data_object)
     payment = services.payment_for_charge(dispute.charge_id, dispute.payment_intent_id)
     if payment is not None:
         services.upsert_dispute(payment, dispute)
+
+
+def subscription_changed(event: StripeEvent) -> None:
+    members.sync_subscription(
+        gateway.subscription_from_object(event.data_object), as_of=event.stripe_created
+    )
+
+
+def invoice_paid(event: StripeEvent) -> None:
+    invoice = gateway.invoice_from_object(event.data_object)
+    if invoice.status == "paid":
+        members.record_paid_invoice(invoice, as_of=event.stripe_created)
+
+
+def invoice_payment_failed(event: StripeEvent) -> None:
+    members.record_failed_invoice(
+        gateway.invoice_from_object(event.data_object), as_of=event.stripe_created
+    )
 
 
 HANDLERS = {
@@ -65,6 +84,14 @@ HANDLERS = {
     "charge.dispute.closed": dispute_changed,
     "charge.dispute.funds_withdrawn": dispute_changed,
     "charge.dispute.funds_reinstated": dispute_changed,
+    "customer.subscription.created": subscription_changed,
+    "customer.subscription.updated": subscription_changed,
+    "customer.subscription.deleted": subscription_changed,
+    "customer.subscription.paused": subscription_changed,
+    "customer.subscription.resumed": subscription_changed,
+    "invoice.paid": invoice_paid,
+    "invoice.payment_succeeded": invoice_paid,  # what older API versions (and localstripe) send
+    "invoice.payment_failed": invoice_payment_failed,
 }
 
 
@@ -88,7 +115,7 @@ def process_event(event_pk: int) -> str:
             return event.status
         try:
             with transaction.atomic():
-                handler(event.data_object)
+                handler(event)
         except Exception as exc:
             logger.exception("Stripe event %s (%s) failed", event.stripe_id, event.type)
             EVENT.advance(event, EventStatus.FAILED)

@@ -136,6 +136,11 @@ class Donation(Attribution):
         related_name="donations",
         help_text="Who was signed in when giving, if anyone.",
     )
+    kind = models.CharField(
+        max_length=20,
+        choices=[(PaymentKind.ONE_TIME, "One-time"), (PaymentKind.GIFT, "Gift membership")],
+        default=PaymentKind.ONE_TIME,
+    )
     amount = models.PositiveBigIntegerField(help_text="The gift, in minor units.")
     fee_cover = models.PositiveBigIntegerField(
         default=0, help_text="Added by the reader to cover card fees, in minor units."

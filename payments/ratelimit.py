@@ -3,9 +3,11 @@
 import re
 import time
 
+from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
+TOO_MANY = "Too many attempts. Please wait a few minutes and try again."
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -29,3 +31,12 @@ def allow(scope: str, key: str, rate: str) -> bool:
     except ValueError:  # expired between add() and incr()
         cache.set(cache_key, 1, timeout=window)
         return limit >= 1
+
+
+def client_ip(request) -> str:
+    """The reader's address, behind NUM_PROXIES trusted proxies."""
+    if settings.NUM_PROXIES:
+        forwarded = [ip.strip() for ip in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+        if len(forwarded) >= settings.NUM_PROXIES:
+            return forwarded[-settings.NUM_PROXIES]
+    return request.META.get("REMOTE_ADDR", "")

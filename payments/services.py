@@ -136,6 +136,7 @@ def start_donation(
     cover_fees: bool = False,
     user=None,
     attribution: dict | None = None,
+    kind: str = PaymentKind.ONE_TIME,
 ) -> tuple[Donation, str]:
     """Record the gift and open a Stripe SetupIntent for the card.
 
@@ -152,6 +153,7 @@ def start_donation(
         amount=amount,
         fee_cover=fee_cover(amount, currency) if cover_fees else 0,
         currency=currency,
+        kind=kind,
         **(attribution or {}),
     )
     setup = _open_setup_intent(donation)
@@ -163,7 +165,7 @@ def start_donation(
 def _open_setup_intent(donation: Donation) -> gateway.SetupIntentInfo:
     return gateway.create_setup_intent(
         customer_id=ensure_stripe_customer(donation.donor),
-        metadata={META_DONATION: str(donation.public_id), META_KIND: PaymentKind.ONE_TIME},
+        metadata={META_DONATION: str(donation.public_id), META_KIND: donation.kind},
         idempotency_key=f"donation-{donation.public_id}-setup-{donation.attempts}",
     )
 
@@ -199,7 +201,7 @@ def pay_donation(public_id) -> PayOutcome:
                 currency=donation.currency,
                 customer_id=ensure_stripe_customer(donation.donor),
                 payment_method_id=setup.payment_method_id,
-                metadata={META_DONATION: str(donation.public_id), META_KIND: PaymentKind.ONE_TIME},
+                metadata={META_DONATION: str(donation.public_id), META_KIND: donation.kind},
                 idempotency_key=f"donation-{donation.public_id}-attempt-{donation.attempts}",
             )
         except gateway.CardDeclined as declined:
@@ -275,7 +277,7 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
             charge = charge or gateway.retrieve_charge(intent.charge_id)
             payment = Payment.objects.create(
                 donor=donation.donor,
-                kind=PaymentKind.ONE_TIME,
+                kind=donation.kind,
                 amount=charge.amount,
                 currency=charge.currency,
                 fee=charge.fee,
@@ -291,6 +293,42 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
             donation.stripe_payment_intent_id = intent.id
             donation.save()
         return payment
+
+
+def record_invoice_payment(
+    invoice: gateway.InvoiceInfo, *, donor: Donor, attribution: dict | None = None
+) -> Payment | None:
+    """One ledger row (kind: membership) and one receipt per paid invoice (idempotent).
+
+    The caller holds the membership's row lock, so the same invoice's events queue.
+    Invoices paid with no charge (zero amount, credit balance) make no row.
+    """
+    if invoice.amount_paid <= 0:
+        return None
+    payment = Payment.objects.filter(stripe_invoice_id=invoice.id).first()
+    if payment is not None:
+        return payment
+    if not invoice.payment_intent_id:  # webhooks leave out the invoice's payments
+        invoice = gateway.retrieve_invoice(invoice.id)
+    intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+    charge = intent.charge if intent.charge and intent.charge.fee is not None else None
+    charge = charge or gateway.retrieve_charge(intent.charge_id or invoice.charge_id)
+    with transaction.atomic():
+        payment = Payment.objects.create(
+            donor=donor,
+            kind=PaymentKind.MEMBERSHIP,
+            amount=charge.amount,
+            currency=charge.currency,
+            fee=charge.fee,
+            net=charge.net,
+            stripe_payment_intent_id=intent.id,
+            stripe_charge_id=charge.id,
+            stripe_invoice_id=invoice.id,
+            paid_at=charge.created,
+            **(attribution or {}),
+        )
+        create_receipt(payment)
+    return payment
 
 
 def create_receipt(payment: Payment) -> Receipt:

@@ -53,8 +53,11 @@ class EventStatus(models.TextChoices):
 
 
 class PaymentKind(models.TextChoices):
+    """What a ledger row paid for: recurring revenue is MEMBERSHIP only."""
+
     ONE_TIME = "one_time", "One-time"
     MEMBERSHIP = "membership", "Membership"
+    GIFT = "gift", "Gift membership"  # paid once, for someone else's membership
 
 
 class StateMachine:

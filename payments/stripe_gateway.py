@@ -111,6 +111,42 @@ class DisputeInfo:
     created: datetime
 
 
+@dataclass(frozen=True)
+class SubscriptionInfo:
+    id: str
+    status: str  # Stripe's: incomplete, active, past_due, canceled...
+    customer_id: str | None
+    amount: int  # per interval, minor units
+    currency: str
+    interval: str  # month | year
+    plan_id: str | None
+    item_id: str | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    ended_at: datetime | None
+    latest_invoice_id: str | None
+    created: datetime
+    metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class InvoiceInfo:
+    id: str
+    status: str
+    customer_id: str | None
+    subscription_id: str | None
+    payment_intent_id: str | None
+    charge_id: str | None
+    amount_paid: int
+    amount_due: int
+    currency: str
+    billing_reason: str
+    period_end: datetime | None  # end of the service period the invoice pays for
+    created: datetime
+    subscription_metadata: dict[str, str] = field(default_factory=dict)
+
+
 # --- The client ----------------------------------------------------------------
 
 
@@ -154,6 +190,17 @@ def _call(method, *args, **kwargs):
     except stripe.StripeError as exc:
         logger.error("Stripe refused a request: %s", exc)
         raise GatewayError(GENERIC_MESSAGE) from exc
+
+
+def _retrieve_or_none(method, object_id: str):
+    """The object, or None when Stripe says it does not exist."""
+    try:
+        return _call(method, object_id)
+    except GatewayError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404:
+            return None
+        raise
 
 
 def _options(idempotency_key: str | None = None) -> dict[str, Any]:
@@ -233,6 +280,110 @@ def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> In
     return intent_from_object(intent.to_dict())
 
 
+def plan_id_for(amount: int, currency: str, interval: str) -> str:
+    """Our Plan per amount, currency and interval: created once, shared by all members."""
+    return f"patronage-membership-{interval}-{currency.lower()}-{amount}"
+
+
+def ensure_plan(*, amount: int, currency: str, interval: str, product_name: str) -> str:
+    """The Plan for this price, created on first use (a Plan id is also a valid Price id)."""
+    plan_id = plan_id_for(amount, currency, interval)
+    if _retrieve_or_none(client().v1.plans.retrieve, plan_id) is not None:
+        return plan_id
+    _call(
+        client().v1.plans.create,
+        params={
+            "id": plan_id,
+            "amount": amount,
+            "currency": currency.lower(),
+            "interval": interval,
+            "product": {"name": product_name},
+        },
+        options=_options(f"plan-{plan_id}"),
+    )
+    return plan_id
+
+
+def set_default_payment_method(
+    *, customer_id: str, payment_method_id: str, idempotency_key: str
+) -> None:
+    """Attach the card to the customer (if not yet) and charge renewals to it."""
+    method = _call(client().v1.payment_methods.retrieve, payment_method_id).to_dict()
+    if _id(method.get("customer")) != customer_id:
+        _call(
+            client().v1.payment_methods.attach,
+            payment_method_id,
+            params={"customer": customer_id},
+            options=_options(f"{idempotency_key}-attach"),
+        )
+    _call(
+        client().v1.customers.update,
+        customer_id,
+        params={"invoice_settings": {"default_payment_method": payment_method_id}},
+        options=_options(idempotency_key),
+    )
+
+
+def create_subscription(
+    *, customer_id: str, plan_id: str, metadata: dict[str, str], idempotency_key: str
+) -> SubscriptionInfo:
+    """Subscribe the customer; the first invoice is charged to their default card now.
+
+    Status `incomplete` means the bank wants 3-D Secure: see `invoice_payment_intent`.
+    """
+    subscription = _call(
+        client().v1.subscriptions.create,
+        params={
+            "customer": customer_id,
+            "items": [{"plan": plan_id}],
+            "metadata": metadata,
+            "payment_behavior": "allow_incomplete",
+        },
+        options=_options(idempotency_key),
+    )
+    return subscription_from_object(subscription.to_dict())
+
+
+def change_subscription_plan(
+    *, subscription_id: str, item_id: str, plan_id: str, idempotency_key: str
+) -> SubscriptionInfo:
+    """Move to another amount or interval from the next charge on (no proration)."""
+    subscription = _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={
+            "items": [{"id": item_id, "plan": plan_id}],
+            "proration_behavior": "none",
+        },
+        options=_options(idempotency_key),
+    )
+    return subscription_from_object(subscription.to_dict())
+
+
+def set_cancel_at_period_end(
+    subscription_id: str, cancel: bool, *, idempotency_key: str
+) -> SubscriptionInfo:
+    subscription = _call(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"cancel_at_period_end": cancel},
+        options=_options(idempotency_key),
+    )
+    return subscription_from_object(subscription.to_dict())
+
+
+def cancel_subscription(subscription_id: str) -> SubscriptionInfo:
+    """End it now (staff action). Deleting twice is harmless: the second is a 404 we absorb."""
+    subscription = _call(client().v1.subscriptions.cancel, subscription_id)
+    return subscription_from_object(subscription.to_dict())
+
+
+def pay_invoice(invoice_id: str, *, idempotency_key: str) -> InvoiceInfo:
+    """Try an open invoice again now (after the member updated their card)."""
+    invoice = _call(client().v1.invoices.pay, invoice_id, options=_options(idempotency_key))
+    return invoice_from_object(invoice.to_dict())
+
+
 def create_refund(
     *, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str
 ) -> RefundInfo:
@@ -250,6 +401,20 @@ def create_refund(
 def retrieve_payment_intent(payment_intent_id: str) -> IntentInfo:
     intent = _call(client().v1.payment_intents.retrieve, payment_intent_id)
     return intent_from_object(intent.to_dict())
+
+
+def retrieve_subscription(subscription_id: str) -> SubscriptionInfo:
+    return subscription_from_object(
+        _call(client().v1.subscriptions.retrieve, subscription_id).to_dict()
+    )
+
+
+def retrieve_invoice(invoice_id: str) -> InvoiceInfo:
+    """The invoice with its payments (which name the PaymentIntent in the current API)."""
+    invoice = _call(
+        client().v1.invoices.retrieve, invoice_id, params={"expand": ["payments"]}
+    ).to_dict()
+    return invoice_from_object(invoice)
 
 
 def retrieve_charge(charge_id: str) -> ChargeInfo:
@@ -387,6 +552,72 @@ def refund_from_object(obj: dict) -> RefundInfo:
         status=obj.get("status") or "pending",
         reason=obj.get("reason") or "",
         metadata=dict(obj.get("metadata") or {}),
+    )
+
+
+def _first_item(obj: dict) -> dict:
+    items = obj.get("items")
+    data = items.get("data") if isinstance(items, dict) else None
+    return data[0] if data else {}
+
+
+def subscription_from_object(obj: dict) -> SubscriptionInfo:
+    """A subscription in the current shape (period on the item, `price`) or the older one."""
+    item = _first_item(obj)
+    price = item.get("price") or item.get("plan") or obj.get("plan") or {}
+    recurring = price.get("recurring") or {}
+    period_end = item.get("current_period_end") or obj.get("current_period_end")
+    amount = price.get("unit_amount")
+    if amount is None:
+        amount = price.get("amount") or 0
+    return SubscriptionInfo(
+        id=obj["id"],
+        status=obj["status"],
+        customer_id=_id(obj.get("customer")),
+        amount=amount * (item.get("quantity") or 1),
+        currency=(price.get("currency") or obj.get("currency") or "").upper(),
+        interval=recurring.get("interval") or price.get("interval") or "",
+        plan_id=price.get("id"),
+        item_id=item.get("id"),
+        current_period_end=timestamp(period_end) if period_end else None,
+        cancel_at_period_end=bool(obj.get("cancel_at_period_end")),
+        canceled_at=timestamp(obj["canceled_at"]) if obj.get("canceled_at") else None,
+        ended_at=timestamp(obj["ended_at"]) if obj.get("ended_at") else None,
+        latest_invoice_id=_id(obj.get("latest_invoice")),
+        created=timestamp(obj["created"]),
+        metadata=dict(obj.get("metadata") or {}),
+    )
+
+
+def invoice_from_object(obj: dict) -> InvoiceInfo:
+    """An invoice in the current shape (`parent`, `payments`) or the older one."""
+    parent = obj.get("parent") or {}
+    details = parent.get("subscription_details") or {}
+    payment_intent = obj.get("payment_intent")  # before 2025-03-31
+    payments = obj.get("payments")
+    for invoice_payment in (payments or {}).get("data") or []:
+        payment = invoice_payment.get("payment") or {}
+        if payment.get("payment_intent") and invoice_payment.get("status") != "canceled":
+            payment_intent = payment["payment_intent"]
+    period_ends = [
+        line["period"]["end"]
+        for line in ((obj.get("lines") or {}).get("data") or [])
+        if (line.get("period") or {}).get("end")
+    ]
+    return InvoiceInfo(
+        id=obj["id"],
+        status=obj.get("status") or "",
+        customer_id=_id(obj.get("customer")),
+        subscription_id=_id(details.get("subscription") or obj.get("subscription")),
+        payment_intent_id=_id(payment_intent),
+        charge_id=_id(obj.get("charge")),
+        amount_paid=obj.get("amount_paid") or 0,
+        amount_due=obj.get("amount_due") or 0,
+        currency=(obj.get("currency") or "").upper(),
+        billing_reason=obj.get("billing_reason") or "",
+        period_end=timestamp(max(period_ends)) if period_ends else None,
+        created=timestamp(obj.get("created") or obj.get("date")),
+        subscription_metadata=dict(details.get("metadata") or {}),
     )
 
 

@@ -11,17 +11,7 @@ from payments import ratelimit, selectors, services
 from payments import stripe_gateway as gateway
 from payments.currencies import default_currency, offered_currencies
 from payments.forms import DonationForm, errors_by_field
-
-TOO_MANY = "Too many attempts. Please wait a few minutes and try again."
-
-
-def client_ip(request: HttpRequest) -> str:
-    """The reader's address, behind NUM_PROXIES trusted proxies."""
-    if settings.NUM_PROXIES:
-        forwarded = [ip.strip() for ip in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
-        if len(forwarded) >= settings.NUM_PROXIES:
-            return forwarded[-settings.NUM_PROXIES]
-    return request.META.get("REMOTE_ADDR", "")
+from payments.ratelimit import TOO_MANY
 
 
 def _member_email(request: HttpRequest) -> str | None:
@@ -69,7 +59,7 @@ def give_start(request: HttpRequest) -> JsonResponse:
     if not form.is_valid():
         return JsonResponse({"errors": errors_by_field(form)}, status=400)
     if not (
-        ratelimit.allow("give-ip", client_ip(request), settings.DONATION_RATE_PER_IP)
+        ratelimit.allow("give-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
         and ratelimit.allow(
             "give-email", form.cleaned_data["email"], settings.DONATION_RATE_PER_EMAIL
         )
@@ -106,7 +96,9 @@ def give_start(request: HttpRequest) -> JsonResponse:
 @require_POST
 def give_pay(request: HttpRequest, public_id) -> JsonResponse:
     """Charge the card confirmed in the browser, or tell the page what Stripe still needs."""
-    if not ratelimit.allow("give-pay-ip", client_ip(request), settings.DONATION_RATE_PER_IP):
+    if not ratelimit.allow(
+        "give-pay-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP
+    ):
         return JsonResponse({"error": TOO_MANY}, status=429)
     if selectors.donation_for_page(public_id) is None:
         raise Http404

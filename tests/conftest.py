@@ -2,8 +2,10 @@ import subprocess
 import sys
 
 import pytest
+import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.urls import reverse
 
 from tests.support.processes import free_port, wait_for_port
 from tests.support.stripe_proxy import StripeProxy
@@ -22,7 +24,15 @@ def localstripe():
     """A fresh localstripe on a free loopback port; the Stripe client points at it."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "localstripe", "--port", str(port), "--from-scratch"],
+        [
+            sys.executable,
+            "-m",
+            "tests.support.localstripe_shim",
+            "--port",
+            str(port),
+            "--from-scratch",
+        ],
+        cwd=settings.BASE_DIR,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -76,3 +86,31 @@ def stripe_proxy(localstripe, settings):
     settings.STRIPE_TIMEOUT = 2
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture
+def stripe_webhooks(localstripe, live_server, settings):
+    """localstripe sends its signed events to this test's live server."""
+    config_url = f"{localstripe}/_config/webhooks/patronage"
+    endpoint = live_server.url + reverse("payments:stripe_webhook")
+    secret = settings.STRIPE_WEBHOOK_SECRET
+    requests.post(config_url, json={"url": endpoint, "secret": secret}, timeout=5)
+    yield endpoint
+    # localstripe cannot forget an endpoint: point it at an event type that never happens.
+    requests.post(
+        config_url,
+        json={"url": endpoint, "secret": secret, "events": ["patronage.never"]},
+        timeout=5,
+    )
+
+
+@pytest.fixture
+def staff_client(db):
+    """A second browser, signed in as newsroom staff (the `client` stays a guest)."""
+    from django.test import Client
+
+    from tests.factories import UserFactory
+
+    staff = Client()
+    staff.force_login(UserFactory(is_staff=True, is_superuser=True))
+    return staff

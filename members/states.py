@@ -1,0 +1,90 @@
+"""Membership statuses and the moves between them, written down once.
+
+A paid membership mirrors its Stripe Subscription:
+
+    incomplete ──> active <──> past_due ──> canceled
+        │            │  ▲          │
+        │            ▼  │          ▼
+        │          unpaid ─────> canceled
+        └──> expired (the first payment never happened)
+
+"Cancel at period end" is not a status: the membership stays active, with
+`cancel_at_period_end` set, until Stripe ends it (then: canceled). Comp and gift
+memberships are active from the start and are canceled when they end.
+Perks are on while the status is in PERK_STATUSES.
+"""
+
+from django.db import models
+
+from payments.states import StateMachine
+
+
+class MembershipStatus(models.TextChoices):
+    INCOMPLETE = "incomplete", "Incomplete"  # first payment not made yet (e.g. 3-D Secure)
+    TRIALING = "trialing", "Trialing"
+    ACTIVE = "active", "Active"
+    PAST_DUE = "past_due", "Past due"  # a renewal failed; Stripe is retrying
+    UNPAID = "unpaid", "Unpaid"  # Stripe stopped retrying but kept the subscription
+    CANCELED = "canceled", "Ended"  # final
+    EXPIRED = "expired", "Expired"  # the first payment never succeeded; final
+
+
+class MembershipKind(models.TextChoices):
+    PAID = "paid", "Paid"  # a Stripe subscription
+    COMP = "comp", "Complimentary"  # granted by staff, no payment
+    GIFT = "gift", "Gift"  # bought by someone else for a fixed time
+
+
+class Interval(models.TextChoices):
+    MONTH = "month", "Monthly"
+    YEAR = "year", "Yearly"
+
+
+class GiftStatus(models.TextChoices):
+    AWAITING_PAYMENT = "awaiting_payment", "Awaiting payment"
+    PAID = "paid", "Paid"  # waiting for its send date
+    SENT = "sent", "Sent"  # the recipient has the claim link
+    CLAIMED = "claimed", "Claimed"
+    FAILED = "failed", "Failed"  # the card was declined
+
+
+M, G = MembershipStatus, GiftStatus
+
+MEMBERSHIP = StateMachine(
+    {
+        M.INCOMPLETE: {M.ACTIVE, M.TRIALING, M.EXPIRED, M.CANCELED},
+        M.TRIALING: {M.ACTIVE, M.PAST_DUE, M.UNPAID, M.CANCELED},
+        M.ACTIVE: {M.PAST_DUE, M.UNPAID, M.CANCELED},
+        M.PAST_DUE: {M.ACTIVE, M.UNPAID, M.CANCELED},
+        M.UNPAID: {M.ACTIVE, M.CANCELED},
+        M.CANCELED: set(),
+        M.EXPIRED: set(),
+    }
+)
+
+GIFT = StateMachine(
+    {
+        G.AWAITING_PAYMENT: {G.PAID, G.FAILED},
+        G.FAILED: {G.AWAITING_PAYMENT, G.PAID},
+        G.PAID: {G.SENT, G.CLAIMED},
+        G.SENT: {G.CLAIMED},
+        G.CLAIMED: set(),
+    }
+)
+
+PERK_STATUSES = frozenset({M.ACTIVE, M.TRIALING, M.PAST_DUE})
+
+# Stripe's subscription statuses, in ours.
+FROM_STRIPE = {
+    "incomplete": M.INCOMPLETE,
+    "incomplete_expired": M.EXPIRED,
+    "trialing": M.TRIALING,
+    "active": M.ACTIVE,
+    "past_due": M.PAST_DUE,
+    "unpaid": M.UNPAID,
+    "paused": M.UNPAID,
+    "canceled": M.CANCELED,
+}
+
+# Months a gift membership may last, as offered on the gift page.
+GIFT_MONTHS = (1, 3, 6, 12)

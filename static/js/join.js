@@ -1,0 +1,79 @@
+// "Become a member": card entry with Stripe.js.
+// 1. POST the form to startUrl -> our membership + a SetupIntent secret.
+// 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked).
+// 3. POST confirmUrl -> we subscribe; if the bank wants 3-D Secure for the first
+//    payment, confirmCardPayment, then ask again.
+(function () {
+  "use strict";
+  const data = JSON.parse(document.getElementById("join-data").textContent);
+  const form = document.getElementById("join-form");
+  const button = document.getElementById("join-button");
+  const stripe = Stripe(data.publishableKey);
+  const card = stripe.elements().create("card");
+  card.mount("#card-element");
+  const ui = Patronage.formUi(form);
+
+  let membership = null; // {confirmUrl, welcomeUrl, setupClientSecret} once started
+
+  function showSuggestions() {
+    const code = form.elements.currency.value;
+    const interval = form.elements.interval.value;
+    const box = document.getElementById("suggestions");
+    box.textContent = "";
+    ((data.suggestions[code] || {})[interval] || []).forEach(function (s) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = "secondary small";
+      b.textContent = s.level + ": " + s.label;
+      b.addEventListener("click", function () {
+        form.elements.amount.value = Patronage.formatMinor(s.amount, data.currencies[code].decimals);
+        membership = null;
+      });
+      box.appendChild(b);
+    });
+  }
+
+  async function confirm() {
+    for (let round = 0; round < 3; round++) {
+      const result = await ui.post(membership.confirmUrl, new FormData());
+      const p = result.payload;
+      if (!result.ok) { ui.showError("__all__", p.error || "Something went wrong."); return; }
+      if (p.status === "succeeded") { window.location.assign(p.welcomeUrl); return; }
+      if (p.status === "failed") {
+        if (p.setupClientSecret) membership.setupClientSecret = p.setupClientSecret;
+        ui.showError("card", p.error || "Your card was declined.");
+        return;
+      }
+      if (p.status === "requires_action") {
+        const action = await stripe.confirmCardPayment(p.clientSecret);
+        if (action.error) ui.showError("card", action.error.message);
+      }
+    }
+  }
+
+  form.addEventListener("submit", async function (event) {
+    event.preventDefault();
+    ui.clearErrors();
+    button.disabled = true;
+    try {
+      if (!membership) membership = await ui.start(data.startUrl);
+      if (!membership) return;
+      const setup = await stripe.confirmCardSetup(membership.setupClientSecret, {
+        payment_method: {card: card},
+      });
+      if (setup.error) { ui.showError("card", setup.error.message); return; }
+      await confirm();
+    } catch (err) {
+      ui.showError("__all__", "We could not reach the payment service. You have not been charged.");
+    } finally {
+      button.disabled = false;
+    }
+  });
+
+  form.addEventListener("change", function (event) {
+    if (event.target.closest("#card-element")) return;
+    membership = null;
+    if (event.target.name === "currency" || event.target.name === "interval") showSuggestions();
+  });
+  showSuggestions();
+})();

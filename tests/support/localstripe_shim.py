@@ -1,0 +1,44 @@
+"""Run localstripe with the few current-API parameters it does not know yet.
+
+The product sends requests valid for the real Stripe API. localstripe (an
+older emulator) refuses some of them, so this wrapper teaches it, and only it:
+
+- `proration_behavior` on a subscription update: accepted and ignored
+  (localstripe never prorates, which is what "none" asks for).
+- `invoice.payments`: the list of invoice_payment objects the current API
+  has (localstripe only has the older `invoice.payment_intent`).
+
+Usage (as `python -m localstripe`): python -m tests.support.localstripe_shim --port 8420
+"""
+
+from localstripe import resources, server
+
+_original_update = resources.Subscription._update
+
+
+def _update(self, proration_behavior=None, **data):
+    return _original_update(self, **data)
+
+
+resources.Subscription._update = _update
+
+
+def _payments(invoice) -> dict:
+    data = []
+    if invoice.payment_intent:
+        intent = resources.PaymentIntent._api_retrieve(invoice.payment_intent)
+        data.append(
+            {
+                "object": "invoice_payment",
+                "invoice": invoice.id,
+                "payment": {"type": "payment_intent", "payment_intent": intent.id},
+                "status": {"succeeded": "paid", "canceled": "canceled"}.get(intent.status, "open"),
+            }
+        )
+    return {"object": "list", "data": data, "has_more": False}
+
+
+resources.Invoice.payments = property(_payments)
+
+if __name__ == "__main__":
+    server.start()
