@@ -14,6 +14,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("accounts/", include("allauth.urls")),
     path("", include("members.urls")),
+    path("gift/", include("members.gift_urls")),
     path("", include("payments.urls")),
     path("admin/", admin.site.urls),
 ]
