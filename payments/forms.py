@@ -9,7 +9,7 @@ no_markup = RegexValidator(
     r"^[^<>\x00-\x1f\x7f]*\Z", "Please use letters, numbers and ordinary punctuation only."
 )
 tracking_value = RegexValidator(
-    r"^[\w.\-+~%/: ]*\Z", "Only letters, numbers and - _ . + ~ % / : are allowed here."
+    r"^[\w.\-+~%/: ]*\Z", "Only letters, numbers and - _ . + ~ %% / : are allowed here."
 )
 
 
@@ -85,7 +85,10 @@ class DonationForm(ContributionForm):
         return ""
 
     def clean_email(self) -> str:
-        return (self.member_email or self.cleaned_data.get("email") or "").strip().lower()
+        email = (self.member_email or self.cleaned_data.get("email") or "").strip().lower()
+        if len(email) > 254:  # lower-casing can lengthen some letters
+            raise forms.ValidationError("This email address is too long.")
+        return email
 
 
 def errors_by_field(form: forms.Form) -> dict[str, list[str]]:

@@ -1,5 +1,6 @@
 """Money: integer minor units plus an ISO 4217 code. Never floats."""
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -36,25 +37,33 @@ class Money:
         return self.format()
 
 
-def parse_major_amount(text: str, currency: str) -> int:
-    """Turn what a reader typed ("5", "5.50", "1,000") into minor units.
+# What readers type: "10", "10.50", "1,000.00" (thousands), "10,50" (decimal comma).
+PLAIN_AMOUNT = re.compile(r"\d+(\.\d*)?|\.\d+")
+THOUSANDS_AMOUNT = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
+DECIMAL_COMMA_AMOUNT = re.compile(r"\d+,\d{1,2}")
 
+
+def parse_major_amount(text: str, currency: str) -> int:
+    """Turn what a reader typed ("5", "5.50", "1,000", "5,50") into minor units.
+
+    Only plain numbers are accepted (no signs, exponents or other symbols).
     Raises ValueError with a reason a person can read.
     """
-    cleaned = text.strip().replace(",", "").replace(" ", "")
+    cleaned = text.strip().replace(" ", "").replace("\u00a0", "")
     if not cleaned:
         raise ValueError("Enter an amount.")
-    try:
-        value = Decimal(cleaned)
-    except ArithmeticError:
-        raise ValueError("Enter the amount as a number, like 10 or 10.50.") from None
-    if not value.is_finite():
+    if THOUSANDS_AMOUNT.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", "")
+    elif DECIMAL_COMMA_AMOUNT.fullmatch(cleaned):
+        cleaned = cleaned.replace(",", ".")
+    if not PLAIN_AMOUNT.fullmatch(cleaned) or len(cleaned) > 20:
         raise ValueError("Enter the amount as a number, like 10 or 10.50.")
+    value = Decimal(cleaned)
     decimals = 0 if currency.upper() in ZERO_DECIMAL_CURRENCIES else 2
     minor = value.scaleb(decimals)
     if minor != minor.to_integral_value():
         places = "no decimals" if decimals == 0 else f"at most {decimals} decimals"
         raise ValueError(f"{currency.upper()} amounts have {places}.")
-    if abs(minor) > 10**12:
+    if minor > 10**12:
         raise ValueError("That amount is too large.")
     return int(minor)

@@ -17,7 +17,10 @@ def parse_rate(rate: str) -> tuple[int, int]:
     if not match:
         raise ImproperlyConfigured(f"rate {rate!r} is not COUNT/PERIOD, e.g. 10/10m or 5/h")
     count, multiplier, unit = match.groups()
-    return int(count), int(multiplier or 1) * PERIOD_SECONDS[unit]
+    window = int(multiplier or 1) * PERIOD_SECONDS[unit]
+    if window <= 0:
+        raise ImproperlyConfigured(f"rate {rate!r} has an empty period")
+    return int(count), window
 
 
 def allow(scope: str, key: str, rate: str) -> bool:

@@ -1,5 +1,6 @@
 """Reads in payments."""
 
+from django.core.validators import slug_re
 from django.db.models import QuerySet
 
 from content.models import Article
@@ -15,7 +16,10 @@ def suggested_amounts() -> dict[str, list[SuggestedAmount]]:
 
 
 def article_by_slug(slug: str) -> Article | None:
-    return Article.objects.filter(slug=slug).first() if slug else None
+    """The article a reader came from, if `slug` names one (anything else: None)."""
+    if not slug or len(slug) > 200 or not slug_re.fullmatch(slug):
+        return None
+    return Article.objects.filter(slug=slug).first()
 
 
 def donation_for_page(public_id) -> Donation | None:

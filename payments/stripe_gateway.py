@@ -462,6 +462,8 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
         )
     except stripe.SignatureVerificationError as exc:
         raise InvalidWebhook(f"signature: {exc.user_message or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidWebhook("body: not UTF-8") from exc
     try:
         event = json.loads(payload)
     except (UnicodeDecodeError, ValueError) as exc:

@@ -250,14 +250,6 @@ def test_a_malformed_rate_is_a_configuration_error(rate):
         parse_rate(rate)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "BUG: parse_rate('10/0m') returns (10, 0); ratelimit.allow then computes "
-        "time.time() // 0 and every give_start and give_pay raises ZeroDivisionError (500) "
-        "instead of the setting being refused as ImproperlyConfigured."
-    ),
-)
 def test_a_rate_with_a_zero_period_is_a_configuration_error():
     with pytest.raises(ImproperlyConfigured):
         parse_rate("10/0m")

@@ -4,7 +4,6 @@ Stripe is pointed at a closed port: only a form DonationForm accepts may get
 as far as Stripe, and it then answers 502. Nothing is ever stored.
 """
 
-import decimal
 import hashlib
 import hmac
 import json
@@ -103,14 +102,6 @@ def test_any_form_post_is_refused_with_400_or_reaches_stripe_only_when_valid(cli
     assert nothing_stored()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=ValueError,
-    reason=(
-        "BUG: forms.tracking_value's message has a bare '%', which Django's %-formatting of "
-        "validator messages turns into ValueError: a refused campaign/utm_* value is a 500."
-    ),
-)
 @FUZZ
 @given(data=gift_forms(attribution=any_value))
 @example(data={"amount": "25", "currency": "USD", "email": "guest@example.org", "campaign": ";"})
@@ -185,18 +176,10 @@ def test_a_whole_number_of_yen_is_its_own_minor_unit(value):
     assert parse_major_amount(f"{value:,}", "JPY") == value
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=decimal.Overflow,
-    reason=(
-        "BUG: parse_major_amount raises decimal.Overflow, not ValueError, when the typed "
-        "exponent pushes value.scaleb() past the decimal context's Emax ('1e999998' and up)."
-    ),
-)
 @hypothesis.settings(max_examples=20, deadline=None)
 @given(exponent=st.integers(min_value=999_998, max_value=10**15), sign=st.sampled_from("+-"))
-def test_parse_major_amount_refuses_a_huge_exponent_with_a_value_error(exponent, sign):
-    with pytest.raises(ValueError, match="too large"):
+def test_parse_major_amount_refuses_an_exponent_with_a_value_error(exponent, sign):
+    with pytest.raises(ValueError, match="as a number"):
         parse_major_amount(f"{sign}1e{exponent}", "USD")
 
 
@@ -250,15 +233,6 @@ def test_a_webhook_with_a_forged_signature_is_refused_and_not_stored(client, bod
     assert not StripeEvent.objects.exists()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=UnicodeDecodeError,
-    reason=(
-        "BUG: stripe_gateway.verify_webhook catches only SignatureVerificationError around "
-        "stripe.WebhookSignature.verify_header, which first does payload.decode('utf-8'): a "
-        "body that is not UTF-8 raises UnicodeDecodeError and the webhook answers 500, not 400."
-    ),
-)
 @FUZZ
 @given(body=st.binary(max_size=2000), signature=st.one_of(st.none(), signature_headers))
 @example(body=b"\xff\xfe", signature="t=1,v1=00")
