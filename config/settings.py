@@ -307,6 +307,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "members.tasks.end_expired_memberships",
         "schedule": 3600,
     },
+    # Email paid gift memberships to their recipients on the day the giver chose.
+    "send-due-gifts": {
+        "task": "members.tasks.send_due_gifts",
+        "schedule": 3600,
+    },
 }
 
 # --- Static files -----------------------------------------------------------

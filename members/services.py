@@ -313,6 +313,35 @@ def _locked_membership_for(subscription_id: str, metadata: dict | None = None) -
     return membership
 
 
+def _membership_from_stripe(subscription: gateway.SubscriptionInfo, donor: Donor) -> Membership:
+    """A locked membership for a subscription made outside our join page.
+
+    A member who already has an open paid membership keeps it; the extra
+    subscription's membership is then recorded without the account (visible
+    to staff), so its money still reaches the ledger.
+    """
+    fields = {
+        "email": donor.email,
+        "donor": donor,
+        "kind": MembershipKind.PAID,
+        "status": MembershipStatus.INCOMPLETE,
+        "amount": subscription.amount,
+        "currency": subscription.currency,
+        "interval": subscription.interval,
+        "stripe_subscription_id": subscription.id,
+    }
+    for user in dict.fromkeys([donor.user, None]):
+        try:
+            with transaction.atomic():
+                Membership.objects.create(user=user, **fields)
+            break
+        except IntegrityError:  # created concurrently, or the account's one open membership
+            if Membership.objects.filter(stripe_subscription_id=subscription.id).exists():
+                break
+            logger.warning("Second open subscription %s for %s", subscription.id, donor.email)
+    return _locked_membership_for(subscription.id)
+
+
 def sync_subscription(
     subscription: gateway.SubscriptionInfo, *, as_of: datetime
 ) -> Membership | None:
@@ -328,21 +357,7 @@ def sync_subscription(
             if donor is None:
                 logger.warning("Subscription %s of an unknown customer", subscription.id)
                 return None
-            try:
-                with transaction.atomic():
-                    membership = Membership.objects.create(
-                        user=donor.user,
-                        email=donor.email,
-                        donor=donor,
-                        kind=MembershipKind.PAID,
-                        status=MembershipStatus.INCOMPLETE,
-                        amount=subscription.amount,
-                        currency=subscription.currency,
-                        interval=subscription.interval,
-                        stripe_subscription_id=subscription.id,
-                    )
-            except IntegrityError:  # created concurrently by the same subscription's other event
-                membership = _locked_membership_for(subscription.id)
+            membership = _membership_from_stripe(subscription, donor)
         apply_subscription(membership, subscription, as_of=as_of)
         return membership
 

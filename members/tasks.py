@@ -19,3 +19,18 @@ def send_membership_email(membership_pk: int, which: str) -> None:
 @shared_task
 def end_expired_memberships() -> int:
     return services.end_expired_memberships()
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def send_gift_email(gift_pk: int) -> None:
+    """The recipient's email with the claim link (the gift is already marked sent)."""
+    from members import gifts
+
+    gifts.send_recipient_email(gift_pk)
+
+
+@shared_task
+def send_due_gifts() -> int:
+    from members import gifts
+
+    return gifts.send_due_gifts()

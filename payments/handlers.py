@@ -11,11 +11,12 @@ import traceback
 from django.db import transaction
 from django.utils import timezone
 
+from members import gifts
 from members import services as members
 from payments import services
 from payments import stripe_gateway as gateway
 from payments.models import StripeEvent
-from payments.states import EVENT, EventStatus
+from payments.states import EVENT, EventStatus, PaymentKind
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +26,10 @@ class EventFailed(Exception):
 
 
 def payment_intent_succeeded(event: StripeEvent) -> None:
-    services.record_intent_payment(gateway.intent_from_object(event.data_object))
+    intent = gateway.intent_from_object(event.data_object)
+    payment = services.record_intent_payment(intent)
+    if payment is not None and payment.kind == PaymentKind.GIFT:
+        gifts.gift_paid(intent.metadata[services.META_DONATION])
 
 
 def payment_intent_payment_failed(event: StripeEvent) -> None:

@@ -224,6 +224,7 @@ def invoice(
     billing_reason: str = "subscription_cycle",
     payments: list[dict] | None = None,
     service_end: int | None = None,
+    subscription_metadata: dict | None = None,
     metadata: dict | None = None,
     created: int | None = None,
 ) -> dict:
@@ -261,11 +262,7 @@ def invoice(
         "object": "invoice",
         "amount_due": amount,
         "amount_paid": amount if paid else 0,
-        "amount_remaining": 0 if paid else amount,
-        "attempt_count": 1,
-        "attempted": True,
         "billing_reason": billing_reason,
-        "collection_method": "charge_automatically",
         "created": created,
         "currency": currency,
         "customer": customer or new_id("cus"),
@@ -275,7 +272,10 @@ def invoice(
         "parent": {
             "type": "subscription_details",
             "quote_details": None,
-            "subscription_details": {"metadata": {}, "subscription": subscription},
+            "subscription_details": {
+                "metadata": subscription_metadata or {},
+                "subscription": subscription,
+            },
         },
         "period_end": created,  # invoice items' window, not the service period
         "period_start": created,

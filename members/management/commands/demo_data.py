@@ -1,4 +1,4 @@
-"""Fill an empty site with what a first look needs: a staff user, amounts, articles.
+"""Fill an empty site with what a first look needs: a staff user, amounts, levels, articles.
 
 Safe to run again: existing rows are kept; the staff password is reset and printed.
 """
@@ -12,7 +12,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from content.models import Article
-from members.models import User
+from members.models import LevelAmount, MembershipLevel, User
+from members.states import Interval
 from payments.currencies import offered_currencies
 from payments.models import SuggestedAmount
 
@@ -21,6 +22,27 @@ STAFF_EMAIL = "staff@example.org"
 # Whole units per currency; converted to minor units with the currency's decimals.
 SUGGESTED = {"USD": [5, 10, 25, 50], "EUR": [5, 10, 25, 50], "GBP": [5, 10, 25, 50]}
 SUGGESTED_FALLBACK = [200, 500, 1000, 2000]  # e.g. UAH
+
+# Membership levels: (slug, name, monthly whole units, perks one per line).
+# Yearly costs ten months; currencies without an entry use LEVELS_FALLBACK's units.
+LEVELS = [
+    ("supporter", "Supporter", 5, "Our newsletter from the editors\nNo donation reminders"),
+    (
+        "insider",
+        "Insider",
+        10,
+        "Everything Supporters get\nMonthly call with the newsroom\nEarly access to investigations",
+    ),
+    (
+        "champion",
+        "Champion",
+        25,
+        "Everything Insiders get\nYour name on our supporters page\nA yearly printed report",
+    ),
+]
+LEVEL_CURRENCIES = {"USD", "EUR", "GBP"}
+LEVELS_FALLBACK = {"supporter": 200, "insider": 500, "champion": 1000}  # e.g. UAH
+YEARLY_MONTHS = 10
 
 ARTICLES = [
     ("frontline-dispatch-winter", "Dispatch from the front line as winter sets in"),
@@ -31,7 +53,10 @@ ARTICLES = [
 
 
 class Command(BaseCommand):
-    help = "Create demo data: a staff user (credentials printed), suggested amounts, articles."
+    help = (
+        "Create demo data: a staff user (credentials printed), suggested amounts, "
+        "membership levels, articles."
+    )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
@@ -56,6 +81,23 @@ class Command(BaseCommand):
                     defaults={"position": position, "is_default": position == 1},
                 )
 
+        for position, (slug, name, units, perks) in enumerate(LEVELS):
+            level, _ = MembershipLevel.objects.get_or_create(
+                slug=slug, defaults={"name": name, "description": perks, "position": position}
+            )
+            for currency in offered_currencies().values():
+                monthly = units if currency.code in LEVEL_CURRENCIES else LEVELS_FALLBACK[slug]
+                for interval, whole_units in (
+                    (Interval.MONTH, monthly),
+                    (Interval.YEAR, monthly * YEARLY_MONTHS),
+                ):
+                    LevelAmount.objects.get_or_create(
+                        level=level,
+                        currency=currency.code,
+                        interval=interval,
+                        defaults={"amount": whole_units * 10**currency.decimals},
+                    )
+
         now = timezone.now()
         for age, (slug, title) in enumerate(ARTICLES):
             Article.objects.get_or_create(
@@ -70,4 +112,5 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Staff sign-in: {STAFF_EMAIL} / {password}")
         self.stdout.write(f"  Currencies: {', '.join(offered_currencies())}")
+        self.stdout.write(f"  Levels: {', '.join(str(lv) for lv in MembershipLevel.objects.all())}")
         self.stdout.write(f"  Articles: {Article.objects.count()}")

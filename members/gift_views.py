@@ -1,0 +1,206 @@
+"""The gift page and its start call, the thank-you page, and the recipient's claim page.
+
+The card is paid with payments' own pay call (payments:give_pay): a gift is a
+one-time Donation of kind "gift". The logic is in members/gifts.py.
+"""
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.module_loading import import_string
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from members import gifts
+from members.models import GiftMembership
+from members.states import GIFT_MONTHS
+from payments import ratelimit
+from payments import selectors as payment_selectors
+from payments import stripe_gateway as gateway
+from payments.currencies import default_currency, offered_currencies
+from payments.forms import DonationForm, errors_by_field, no_markup
+from payments.ratelimit import TOO_MANY
+
+
+class GiftForm(DonationForm):
+    """A membership for someone else: the donation form plus who, how long, and when.
+
+    Leave the amount empty to pay the standard price (see gifts.gift_amount).
+    """
+
+    amount = forms.CharField(
+        max_length=20, required=False, help_text="Leave empty for the standard price."
+    )
+    name = forms.CharField(max_length=200, validators=[no_markup], label="Your name")
+    months = forms.TypedChoiceField(
+        choices=[(m, f"{m} month{'s' if m > 1 else ''}") for m in GIFT_MONTHS],
+        coerce=int,
+        initial=12,
+    )
+    recipient_email = forms.EmailField(max_length=254, label="Their email")
+    recipient_name = forms.CharField(
+        max_length=200, required=False, validators=[no_markup], label="Their name (optional)"
+    )
+    message = forms.CharField(
+        max_length=1000,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Your message (optional)",
+    )
+    send_on = forms.DateField(
+        label="Send it on", widget=forms.DateInput(attrs={"type": "date"}), initial=None
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["send_on"].initial = timezone.localdate()
+
+    def clean_message(self) -> str:
+        message = self.cleaned_data.get("message", "").replace("\r\n", "\n")
+        for line in message.split("\n"):  # line breaks are fine, markup is not
+            no_markup(line)
+        return message
+
+    def clean_recipient_email(self) -> str:
+        return self.cleaned_data["recipient_email"].strip().lower()
+
+    def clean(self) -> dict:
+        if not self.cleaned_data.get("amount"):
+            self.cleaned_data.pop("amount", None)  # the standard price, worked out by the service
+        cleaned = super().clean()
+        months, send_on = cleaned.get("months"), cleaned.get("send_on")
+        if months is not None and send_on is not None:
+            try:
+                gifts.check_gift_details(months=months, send_on=send_on)
+            except gifts.GiftRefused as exc:
+                self.add_error(exc.field, exc.message)
+        return cleaned
+
+
+def _member_email(request: HttpRequest) -> str | None:
+    return request.user.email if request.user.is_authenticated else None
+
+
+@require_GET
+def give(request: HttpRequest) -> HttpResponse:
+    params = request.GET
+    initial = {
+        "currency": params.get("currency", "").upper() or default_currency().code,
+        "source": params.get("from", ""),
+        **{name: params.get(name, "") for name in GiftForm.ATTRIBUTION},
+    }
+    form = GiftForm(initial=initial, member_email=_member_email(request))
+    currencies = {
+        code: {"decimals": c.decimals, "minimum": c.minimum, "maximum": c.maximum}
+        for code, c in offered_currencies().items()
+    }
+    return render(
+        request,
+        "members/gift/give.html",
+        {
+            "form": form,
+            "page_data": {
+                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+                "startUrl": reverse("gifts:start"),
+                "prices": gifts.gift_prices(),
+                "currencies": currencies,
+            },
+            "stripe_js_url": settings.STRIPE_JS_URL,
+        },
+    )
+
+
+@require_POST
+def start(request: HttpRequest) -> JsonResponse:
+    """Check the form and the rate limits; then record the gift and open its card with Stripe."""
+    form = GiftForm(request.POST, member_email=_member_email(request))
+    if not form.is_valid():
+        return JsonResponse({"errors": errors_by_field(form)}, status=400)
+    if not (
+        ratelimit.allow("give-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
+        and ratelimit.allow(
+            "give-email", form.cleaned_data["email"], settings.DONATION_RATE_PER_EMAIL
+        )
+    ):
+        return JsonResponse({"error": TOO_MANY}, status=429)
+    if settings.DONATION_CHALLENGE and not import_string(settings.DONATION_CHALLENGE)(request):
+        return JsonResponse({"error": "Please complete the check and try again."}, status=400)
+    data = form.cleaned_data
+    article = payment_selectors.article_by_slug(data["source"])
+    try:
+        gift, setup_secret = gifts.start_gift(
+            months=data["months"],
+            amount=data.get("amount_minor"),
+            currency=data["currency"],
+            giver_email=data["email"],
+            giver_name=data["name"],
+            recipient_email=data["recipient_email"],
+            recipient_name=data["recipient_name"],
+            message=data["message"],
+            send_on=data["send_on"],
+            cover_fees=data["cover_fees"],
+            user=request.user if request.user.is_authenticated else None,
+            attribution={**form.attribution(), "article": article},
+        )
+    except gifts.GiftRefused as exc:
+        return JsonResponse({"errors": {exc.field or "__all__": [exc.message]}}, status=400)
+    except gateway.GatewayError as exc:
+        return JsonResponse({"error": exc.user_message}, status=502)
+    donation = gift.donation
+    return JsonResponse(
+        {
+            "gift": str(gift.public_id),
+            "total": str(donation.total),
+            "setupClientSecret": setup_secret,
+            "payUrl": reverse("payments:give_pay", args=[donation.public_id]),
+            "thanksUrl": reverse("gifts:thanks", args=[gift.public_id]),
+        }
+    )
+
+
+@require_GET
+def thanks(request: HttpRequest, public_id) -> HttpResponse:
+    gift = (
+        GiftMembership.objects.select_related("donation__donor").filter(public_id=public_id).first()
+    )
+    if gift is None:
+        raise Http404
+    return render(request, "members/gift/thanks.html", {"gift": gift, "donation": gift.donation})
+
+
+@require_http_methods(["GET", "POST"])
+def claim(request: HttpRequest, token: str) -> HttpResponse:
+    """Signed out: how to sign in to claim. Signed in: claim it (POST) for this account."""
+    gift = gifts.gift_for_token(token)
+    if gift is None:
+        raise Http404
+    if request.method == "POST":
+        if not request.user.is_authenticated:
+            return redirect(f"{reverse('account_login')}?next={request.path}")
+        try:
+            membership = gifts.claim_gift(token, request.user)
+        except gifts.GiftNotFound:
+            raise Http404 from None
+        except gifts.GiftRefused as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(
+                request,
+                f"Your gift membership is active until {membership.ends_at:%d %B %Y}. Welcome!",
+            )
+            return redirect("members:account")
+        gift = gifts.gift_for_token(token)
+    claimed_by_you = (
+        gift.membership is not None
+        and request.user.is_authenticated
+        and gift.membership.user_id == request.user.pk
+    )
+    return render(
+        request,
+        "members/gift/claim.html",
+        {"gift": gift, "claimed_by_you": claimed_by_you, "login_next": request.path},
+    )
