@@ -1,10 +1,15 @@
 """Reads in members: memberships, levels, perks."""
 
-from django.db.models import Prefetch, Q, QuerySet
+from dataclasses import dataclass
+
+from django.db.models import F, Prefetch, Q, QuerySet, Sum
+from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
 from members.models import LevelAmount, Membership, MembershipLevel, User
 from members.states import PERK_STATUSES
+from payments.models import Payment, Receipt
+from payments.money import Money
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
@@ -46,3 +51,78 @@ def level_suggestions() -> dict[str, dict[str, list[dict]]]:
             {"amount": price.amount, "label": str(price), "level": price.level.name}
         )
     return suggestions
+
+
+# --- Giving history: receipts and yearly statements ------------------------------------
+
+
+@dataclass(frozen=True)
+class CurrencyTotal:
+    """One currency's line on a statement: charged, refunded, and what was kept."""
+
+    currency: str
+    gross: Money
+    refunded: Money
+    net: Money
+
+
+@dataclass(frozen=True)
+class YearStatement:
+    year: int
+    payments: QuerySet[Payment]
+    totals: list[CurrencyTotal]
+
+
+def receipt_of(user: User, number: str) -> Receipt | None:
+    """A receipt, only if its payment is this account's own (guessed numbers find nothing)."""
+    return (
+        Receipt.objects.select_related("payment__donor")
+        .filter(number=number, payment__donor__user=user)
+        .first()
+    )
+
+
+def giving_years(user: User) -> list[int]:
+    """The years this account gave in, newest first (one statement each)."""
+    years = (
+        Payment.objects.filter(donor__user=user)
+        .annotate(year=ExtractYear("paid_at"))
+        .values_list("year", flat=True)
+        .distinct()
+        .order_by("-year")
+    )
+    return list(years)
+
+
+def yearly_statement(user: User, year: int) -> YearStatement | None:
+    """The account's payments in `year` with totals per currency, net of refunds.
+
+    None when the account gave nothing that year (another member's year looks the same).
+    """
+    payments = (
+        Payment.objects.filter(donor__user=user, paid_at__year=year)
+        .select_related("receipt")
+        .order_by("paid_at", "pk")
+    )
+    rows = (
+        payments.order_by()
+        .values("currency")
+        .annotate(
+            gross=Sum("amount"),
+            refunded=Sum("amount_refunded"),
+            net=Sum(F("amount") - F("amount_refunded")),
+        )
+        .order_by("currency")
+    )
+    totals = [
+        CurrencyTotal(
+            currency=row["currency"],
+            gross=Money(int(row["gross"]), row["currency"]),
+            refunded=Money(int(row["refunded"]), row["currency"]),
+            net=Money(int(row["net"]), row["currency"]),
+        )
+        for row in rows
+    ]
+    if not totals:
+        return None
+    return YearStatement(year=year, payments=payments, totals=totals)

@@ -454,7 +454,12 @@ def _require_paid_and_live(membership: Membership) -> None:
 
 @transaction.atomic
 def change_membership(membership: Membership, *, amount: int, interval: str) -> Membership:
-    """New amount and/or interval from the next charge on (same currency)."""
+    """New amount and/or interval (same currency), without proration.
+
+    A new amount applies from the next charge. A new interval starts a new
+    period today, as Stripe does, so the first charge at the new interval is
+    taken now.
+    """
     membership = _locked(membership)
     _require_paid_and_live(membership)
     try:
@@ -476,7 +481,7 @@ def change_membership(membership: Membership, *, amount: int, interval: str) -> 
         subscription_id=current.id,
         item_id=current.item_id,
         plan_id=plan_id,
-        idempotency_key=f"membership-{membership.public_id}-plan-{current.plan_id}-to-{plan_id}",
+        idempotency_key=_change_key(membership, f"plan-{plan_id}"),
     )
     apply_subscription(membership, subscription, as_of=_stripe_now())
     return membership

@@ -4,16 +4,17 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members import selectors, services
-from members.forms import JoinForm, ProfileForm
+from members.forms import CancelMembershipForm, ChangeMembershipForm, JoinForm, ProfileForm
 from members.services import update_profile
 from payments import ratelimit
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
 from payments.currencies import default_currency, offered_currencies
 from payments.forms import errors_by_field
+from payments.money import Money
 from payments.selectors import giving_history
 
 
@@ -36,6 +37,7 @@ def account(request: HttpRequest) -> HttpResponse:
         update_profile(request.user, display_name=form.cleaned_data["display_name"])
         messages.success(request, "Your details are saved.")
         return redirect("members:account")
+    current = services.open_paid_membership(request.user)
     return render(
         request,
         "members/account.html",
@@ -43,6 +45,9 @@ def account(request: HttpRequest) -> HttpResponse:
             "form": form,
             "payments": giving_history(request.user),
             "memberships": selectors.memberships_of(request.user),
+            "current": current if current and current.status != "incomplete" else None,
+            "is_member": selectors.has_member_perks(request.user),
+            "years": selectors.giving_years(request.user),
         },
     )
 
@@ -210,3 +215,128 @@ def card_finish(request: HttpRequest) -> JsonResponse:
         return JsonResponse({"error": exc.user_message}, status=502)
     messages.success(request, "Your card is updated.")
     return JsonResponse({"status": membership.status})
+
+
+# --- Change, cancel, resume -----------------------------------------------------------
+
+
+def _change_form(membership, data=None) -> ChangeMembershipForm:
+    amount = Money(membership.amount, membership.currency).as_decimal()
+    return ChangeMembershipForm(
+        data,
+        currency=membership.currency,
+        initial={"amount": f"{amount}", "interval": membership.interval},
+    )
+
+
+def _refused(form, exc: services.MembershipRefused) -> None:
+    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def membership_change(request: HttpRequest) -> HttpResponse:
+    """A new amount and/or interval for the member's own membership, from the next charge."""
+    membership = _own_paid_membership(request)
+    form = _change_form(membership, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.change_membership(
+                membership,
+                amount=form.cleaned_data["amount"],
+                interval=form.cleaned_data["interval"],
+            )
+        except services.MembershipRefused as exc:
+            _refused(form, exc)
+        except gateway.GatewayError as exc:
+            form.add_error(None, f"{exc.user_message} Your membership is unchanged.")
+        else:
+            messages.success(
+                request,
+                f"Your membership is now {membership.money} "
+                f"{membership.get_interval_display().lower()}.",
+            )
+            return redirect("members:account")
+    return render(
+        request, "members/membership_change.html", {"membership": membership, "form": form}
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def membership_cancel(request: HttpRequest) -> HttpResponse:
+    """Stop renewing at the end of the period paid for (the member keeps perks until then)."""
+    membership = _own_paid_membership(request)
+    form = CancelMembershipForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            membership = services.cancel_membership(membership, reason=form.cleaned_data["reason"])
+        except services.MembershipRefused as exc:
+            _refused(form, exc)
+        except gateway.GatewayError as exc:
+            form.add_error(None, f"{exc.user_message} Your membership is unchanged.")
+        else:
+            ends = membership.current_period_end
+            when = f" on {ends:%-d %B %Y}" if ends else " at the end of the period paid for"
+            messages.success(
+                request, f"Your membership will end{when}. Thank you for your support."
+            )
+            return redirect("members:account")
+    return render(
+        request, "members/membership_cancel.html", {"membership": membership, "form": form}
+    )
+
+
+@login_required
+@require_POST
+def membership_resume(request: HttpRequest) -> HttpResponse:
+    """Undo a cancellation before the period ends."""
+    membership = _own_paid_membership(request)
+    try:
+        services.resume_membership(membership)
+    except services.MembershipRefused as exc:
+        messages.error(request, exc.message)
+    except gateway.GatewayError as exc:
+        messages.error(request, f"{exc.user_message} Your membership is unchanged.")
+    else:
+        messages.success(request, "Your membership will carry on. Thank you for staying.")
+    return redirect("members:account")
+
+
+# --- Receipts and statements ----------------------------------------------------------
+
+
+def _organization() -> dict[str, str]:
+    return {
+        "name": settings.ORGANIZATION_NAME,
+        "address": settings.ORGANIZATION_ADDRESS,
+        "tax_note": settings.ORGANIZATION_TAX_NOTE,
+        "support_email": settings.ORGANIZATION_SUPPORT_EMAIL,
+    }
+
+
+@login_required
+@require_GET
+def receipt(request: HttpRequest, number: str) -> HttpResponse:
+    found = selectors.receipt_of(request.user, number)
+    if found is None:
+        raise Http404
+    return render(
+        request,
+        "members/receipt.html",
+        {"receipt": found, "payment": found.payment, "organization": _organization()},
+    )
+
+
+@login_required
+@require_GET
+def statement(request: HttpRequest, year: int) -> HttpResponse:
+    """A printable statement of one year's giving, for the member's tax return."""
+    found = selectors.yearly_statement(request.user, year) if 1900 <= year <= 9999 else None
+    if found is None:
+        raise Http404
+    return render(
+        request,
+        "members/statement.html",
+        {"statement": found, "organization": _organization()},
+    )

@@ -20,8 +20,8 @@ from tests.members.memberships import (
 )
 from tests.support import stripe_payloads as payloads
 from tests.support.processes import wait_until
-from tests.support.webhooks import post_event
 from tests.support.stripejs import CARD_3DS, CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
+from tests.support.webhooks import post_event
 
 
 def declined_renewal(client, membership) -> None:

@@ -3,8 +3,8 @@
 The product sends requests valid for the real Stripe API. localstripe (an
 older emulator) refuses some of them, so this wrapper teaches it, and only it:
 
-- `proration_behavior` on a subscription update: accepted and ignored
-  (localstripe never prorates, which is what "none" asks for).
+- `proration_behavior` on a subscription update: "none" is honoured
+  (localstripe would otherwise always credit the unused time of the old price).
 - `invoice.payments`: the list of invoice_payment objects the current API
   has (localstripe only has the older `invoice.payment_intent`).
 
@@ -14,10 +14,26 @@ Usage (as `python -m localstripe`): python -m tests.support.localstripe_shim --p
 from localstripe import resources, server
 
 _original_update = resources.Subscription._update
+_original_item_init = resources.InvoiceItem.__init__
+_prorations_off = False
 
 
 def _update(self, proration_behavior=None, **data):
-    return _original_update(self, **data)
+    global _prorations_off
+    _prorations_off = proration_behavior == "none"
+    try:
+        return _original_update(self, **data)
+    finally:
+        _prorations_off = False
+
+
+def _item_init(self, *args, proration=False, **kwargs):
+    _original_item_init(self, *args, proration=proration, **kwargs)
+    if proration and _prorations_off:  # the credit Stripe would not make: forget it
+        del resources.store[f"{self.object}:{self.id}"]
+
+
+resources.InvoiceItem.__init__ = _item_init
 
 
 resources.Subscription._update = _update
