@@ -16,14 +16,8 @@
 
   let gift = null; // {payUrl, thanksUrl, setupClientSecret} once started
 
-  function csrfToken() {
-    return form.elements.csrfmiddlewaretoken.value;
-  }
-
-  function formatMinor(minor, code) {
-    const decimals = data.currencies[code].decimals;
-    return (minor / Math.pow(10, decimals)).toFixed(decimals);
-  }
+  const ui = Patronage.formUi(form);
+  const showError = ui.showError;
 
   function showSuggestions() {
     const code = currencySelect.value;
@@ -34,49 +28,19 @@
       b.className = "secondary small";
       b.textContent = s.label;
       b.addEventListener("click", function () {
-        amountInput.value = formatMinor(s.amount, code);
+        amountInput.value = Patronage.formatMinor(s.amount, data.currencies[code].decimals);
         gift = null;
       });
       suggestionsBox.appendChild(b);
-      if (s.default && !amountInput.value) amountInput.value = formatMinor(s.amount, code);
+      if (s.default && !amountInput.value) {
+        amountInput.value = Patronage.formatMinor(s.amount, data.currencies[code].decimals);
+      }
     });
-  }
-
-  function clearErrors() {
-    form.querySelectorAll("[data-error-for]").forEach(function (el) { el.textContent = ""; });
-  }
-
-  function showError(field, message) {
-    const el = form.querySelector('[data-error-for="' + field + '"]') ||
-      form.querySelector('[data-error-for="__all__"]');
-    el.textContent = message; // textContent: never interpreted as HTML
-  }
-
-  async function post(url, body) {
-    const response = await fetch(url, {
-      method: "POST",
-      headers: {"X-CSRFToken": csrfToken()},
-      body: body,
-      credentials: "same-origin",
-    });
-    const payload = await response.json().catch(function () { return {}; });
-    return {ok: response.ok, payload: payload};
-  }
-
-  async function start() {
-    const result = await post(data.startUrl, new FormData(form));
-    if (!result.ok) {
-      const errors = result.payload.errors || {};
-      Object.keys(errors).forEach(function (f) { showError(f, errors[f].join(" ")); });
-      if (result.payload.error) showError("__all__", result.payload.error);
-      return null;
-    }
-    return result.payload;
   }
 
   async function pay() {
     for (let round = 0; round < 3; round++) {
-      const result = await post(gift.payUrl, new FormData());
+      const result = await ui.post(gift.payUrl, new FormData());
       const p = result.payload;
       if (!result.ok) { showError("__all__", p.error || "Something went wrong."); return; }
       if (p.status === "succeeded" || p.status === "processing") {
@@ -98,10 +62,10 @@
 
   form.addEventListener("submit", async function (event) {
     event.preventDefault();
-    clearErrors();
+    ui.clearErrors();
     button.disabled = true;
     try {
-      if (!gift) gift = await start();
+      if (!gift) gift = await ui.start(data.startUrl);
       if (!gift) return;
       const setup = await stripe.confirmCardSetup(gift.setupClientSecret, {
         payment_method: {
