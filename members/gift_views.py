@@ -11,18 +11,16 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members import gifts
 from members.models import GiftMembership
 from members.states import GIFT_MONTHS
-from payments import ratelimit
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
-from payments.currencies import default_currency, offered_currencies
+from payments.currencies import currencies_for_page, default_currency
 from payments.forms import DonationForm, errors_by_field, no_markup
-from payments.ratelimit import TOO_MANY
+from payments.views import refuse_before_stripe
 
 
 class GiftForm(DonationForm):
@@ -94,10 +92,6 @@ def give(request: HttpRequest) -> HttpResponse:
         **{name: params.get(name, "") for name in GiftForm.ATTRIBUTION},
     }
     form = GiftForm(initial=initial, member_email=_member_email(request))
-    currencies = {
-        code: {"decimals": c.decimals, "minimum": c.minimum, "maximum": c.maximum}
-        for code, c in offered_currencies().items()
-    }
     return render(
         request,
         "members/gift/give.html",
@@ -107,7 +101,7 @@ def give(request: HttpRequest) -> HttpResponse:
                 "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
                 "startUrl": reverse("gifts:start"),
                 "prices": gifts.gift_prices(),
-                "currencies": currencies,
+                "currencies": currencies_for_page(),
             },
             "stripe_js_url": settings.STRIPE_JS_URL,
         },
@@ -120,15 +114,9 @@ def start(request: HttpRequest) -> JsonResponse:
     form = GiftForm(request.POST, member_email=_member_email(request))
     if not form.is_valid():
         return JsonResponse({"errors": errors_by_field(form)}, status=400)
-    if not (
-        ratelimit.allow("give-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
-        and ratelimit.allow(
-            "give-email", form.cleaned_data["email"], settings.DONATION_RATE_PER_EMAIL
-        )
-    ):
-        return JsonResponse({"error": TOO_MANY}, status=429)
-    if settings.DONATION_CHALLENGE and not import_string(settings.DONATION_CHALLENGE)(request):
-        return JsonResponse({"error": "Please complete the check and try again."}, status=400)
+    refusal = refuse_before_stripe(request, form.cleaned_data["email"])
+    if refusal is not None:
+        return refusal
     data = form.cleaned_data
     article = payment_selectors.article_by_slug(data["source"])
     try:

@@ -12,7 +12,8 @@ from members.services import update_profile
 from payments import ratelimit
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
-from payments.currencies import default_currency, offered_currencies
+from payments.currencies import currencies_for_page, default_currency
+from payments.emails import organization
 from payments.forms import errors_by_field
 from payments.money import Money
 from payments.selectors import giving_history
@@ -66,10 +67,6 @@ def join(request: HttpRequest) -> HttpResponse:
     }
     form = JoinForm(initial=initial)
     current = services.open_paid_membership(request.user) if request.user.is_authenticated else None
-    currencies = {
-        code: {"decimals": c.decimals, "minimum": c.minimum, "maximum": c.maximum}
-        for code, c in offered_currencies().items()
-    }
     return render(
         request,
         "members/join.html",
@@ -83,7 +80,7 @@ def join(request: HttpRequest) -> HttpResponse:
                 "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
                 "startUrl": reverse("members:join_start"),
                 "suggestions": selectors.level_suggestions(),
-                "currencies": currencies,
+                "currencies": currencies_for_page(),
             },
             "stripe_js_url": settings.STRIPE_JS_URL,
         },
@@ -306,15 +303,6 @@ def membership_resume(request: HttpRequest) -> HttpResponse:
 # --- Receipts and statements ----------------------------------------------------------
 
 
-def _organization() -> dict[str, str]:
-    return {
-        "name": settings.ORGANIZATION_NAME,
-        "address": settings.ORGANIZATION_ADDRESS,
-        "tax_note": settings.ORGANIZATION_TAX_NOTE,
-        "support_email": settings.ORGANIZATION_SUPPORT_EMAIL,
-    }
-
-
 @login_required
 @require_GET
 def receipt(request: HttpRequest, number: str) -> HttpResponse:
@@ -324,7 +312,7 @@ def receipt(request: HttpRequest, number: str) -> HttpResponse:
     return render(
         request,
         "members/receipt.html",
-        {"receipt": found, "payment": found.payment, "organization": _organization()},
+        {"receipt": found, "payment": found.payment, "organization": organization()},
     )
 
 
@@ -338,5 +326,5 @@ def statement(request: HttpRequest, year: int) -> HttpResponse:
     return render(
         request,
         "members/statement.html",
-        {"statement": found, "organization": _organization()},
+        {"statement": found, "organization": organization()},
     )

@@ -79,6 +79,14 @@ def get_currency(code: str) -> Currency | None:
     return offered_currencies().get(code.upper())
 
 
+def currencies_for_page() -> dict[str, dict[str, int]]:
+    """What the payment pages' scripts need to know of each offered currency."""
+    return {
+        code: {"decimals": c.decimals, "minimum": c.minimum, "maximum": c.maximum}
+        for code, c in offered_currencies().items()
+    }
+
+
 def currency_choices() -> list[tuple[str, str]]:
     return [(code, code) for code in offered_currencies()]
 

@@ -11,7 +11,8 @@ from payments.models import Receipt, Refund
 from payments.money import Money
 
 
-def _organization() -> dict[str, str]:
+def organization() -> dict[str, str]:
+    """The newsroom's details printed on receipts, statements and emails."""
     return {
         "name": settings.ORGANIZATION_NAME,
         "address": settings.ORGANIZATION_ADDRESS,
@@ -22,7 +23,7 @@ def _organization() -> dict[str, str]:
 
 def send_templated(template: str, subject: str, to: str, context: dict) -> None:
     """Send `<template>.txt` with `<template>.html` as its HTML part, now."""
-    context = {**context, "organization": _organization(), "site_url": settings.SITE_URL}
+    context = {**context, "organization": organization(), "site_url": settings.SITE_URL}
     message = EmailMultiAlternatives(
         subject=subject, body=render_to_string(f"{template}.txt", context), to=[to]
     )

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from payments import ratelimit, selectors, services
 from payments import stripe_gateway as gateway
-from payments.currencies import default_currency, offered_currencies
+from payments.currencies import currencies_for_page, default_currency
 from payments.forms import DonationForm, errors_by_field
 from payments.ratelimit import TOO_MANY
 
@@ -31,10 +31,6 @@ def give(request: HttpRequest) -> HttpResponse:
         code: [{"amount": s.amount, "label": str(s), "default": s.is_default} for s in amounts]
         for code, amounts in selectors.suggested_amounts().items()
     }
-    currencies = {
-        code: {"decimals": c.decimals, "minimum": c.minimum, "maximum": c.maximum}
-        for code, c in offered_currencies().items()
-    }
     return render(
         request,
         "payments/give.html",
@@ -45,11 +41,23 @@ def give(request: HttpRequest) -> HttpResponse:
                 "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
                 "startUrl": reverse("payments:give_start"),
                 "suggestions": suggestions,
-                "currencies": currencies,
+                "currencies": currencies_for_page(),
             },
             "stripe_js_url": settings.STRIPE_JS_URL,
         },
     )
+
+
+def refuse_before_stripe(request: HttpRequest, email: str) -> JsonResponse | None:
+    """Card-testing defence for a new gift: rate limits per IP and email, then the challenge."""
+    if not (
+        ratelimit.allow("give-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
+        and ratelimit.allow("give-email", email, settings.DONATION_RATE_PER_EMAIL)
+    ):
+        return JsonResponse({"error": TOO_MANY}, status=429)
+    if settings.DONATION_CHALLENGE and not import_string(settings.DONATION_CHALLENGE)(request):
+        return JsonResponse({"error": "Please complete the check and try again."}, status=400)
+    return None
 
 
 @require_POST
@@ -58,15 +66,9 @@ def give_start(request: HttpRequest) -> JsonResponse:
     form = DonationForm(request.POST, member_email=_member_email(request))
     if not form.is_valid():
         return JsonResponse({"errors": errors_by_field(form)}, status=400)
-    if not (
-        ratelimit.allow("give-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
-        and ratelimit.allow(
-            "give-email", form.cleaned_data["email"], settings.DONATION_RATE_PER_EMAIL
-        )
-    ):
-        return JsonResponse({"error": TOO_MANY}, status=429)
-    if settings.DONATION_CHALLENGE and not import_string(settings.DONATION_CHALLENGE)(request):
-        return JsonResponse({"error": "Please complete the check and try again."}, status=400)
+    refusal = refuse_before_stripe(request, form.cleaned_data["email"])
+    if refusal is not None:
+        return refusal
     article = selectors.article_by_slug(form.cleaned_data["source"])
     try:
         donation, setup_secret = services.start_donation(
