@@ -177,6 +177,18 @@ def gift_paid(donation_public_id, *, today: date | None = None) -> GiftMembershi
         return gift
 
 
+def gift_payment_failed(donation_public_id) -> None:
+    """The card was declined: the gift shows as failed until another card pays it."""
+    with transaction.atomic():
+        gift = (
+            GiftMembership.objects.select_for_update()
+            .filter(donation__public_id=donation_public_id)
+            .first()
+        )
+        if gift is not None and GIFT.advance(gift, GiftStatus.FAILED):
+            gift.save(update_fields=["status"])
+
+
 def send_due_gifts(*, today: date | None = None) -> int:
     """Send the paid gifts whose day has come (beat task); returns how many were sent."""
     today = today or timezone.localdate()

@@ -33,7 +33,10 @@ def payment_intent_succeeded(event: StripeEvent) -> None:
 
 
 def payment_intent_payment_failed(event: StripeEvent) -> None:
-    services.mark_intent_failed(gateway.intent_from_object(event.data_object))
+    intent = gateway.intent_from_object(event.data_object)
+    services.mark_intent_failed(intent)
+    if intent.metadata.get(services.META_KIND) == PaymentKind.GIFT:
+        gifts.gift_payment_failed(intent.metadata[services.META_DONATION])
 
 
 def charge_refunded(event: StripeEvent) -> None:

@@ -20,7 +20,7 @@ from payments.models import Donation, Payment
 from payments.states import PaymentKind
 from tests.factories import UserFactory
 from tests.support.processes import wait_until
-from tests.support.stripejs import CARD_OK, confirm_card_setup
+from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
 
 MESSAGE = 'Happy birthday, Sam & Alex! "Read well"\nLove, Jo'
 
@@ -274,3 +274,21 @@ def test_an_unknown_claim_token_is_not_found(client, db):
     assert client.get(reverse("gifts:claim", args=["no-such-token"])).status_code == 404
     client.force_login(UserFactory())
     assert client.post(reverse("gifts:claim", args=["no-such-token"])).status_code == 404
+
+
+def test_a_declined_gift_card_shows_as_failed_until_another_card_pays(
+    client, tasks, stripe_webhooks, mailoutbox, levels
+):
+    started = client.post(reverse("gifts:start"), gift_fields()).json()
+    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
+    declined = client.post(started["payUrl"]).json()
+    assert declined["status"] == "failed"
+    gift = paid_gift(GiftMembership.objects.get(public_id=started["gift"]), GiftStatus.FAILED)
+    assert not emails_to(mailoutbox, "friend@example.org", "gave you")
+
+    confirm_card_setup(declined["setupClientSecret"], CARD_OK)
+    assert client.post(started["payUrl"]).json()["status"] == "succeeded"
+
+    paid_gift(gift, GiftStatus.SENT)
+    wait_until(lambda: emails_to(mailoutbox, "friend@example.org", "gave you"))
+    assert Payment.objects.filter(kind=PaymentKind.GIFT).count() == 1
