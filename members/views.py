@@ -255,7 +255,13 @@ def membership_change(request: HttpRequest) -> HttpResponse:
             )
             return redirect("members:account")
     return render(
-        request, "members/membership_change.html", {"membership": membership, "form": form}
+        request,
+        "members/membership_change.html",
+        {
+            "membership": membership,
+            "form": form,
+            "levels": selectors.level_suggestions().get(membership.currency, {}),
+        },
     )
 
 

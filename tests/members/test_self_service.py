@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 from django.urls import reverse
 
+from members.models import LevelAmount, MembershipLevel
 from members.selectors import has_member_perks
 from members.services import grant_comp_membership
 from members.states import MembershipStatus
@@ -364,3 +365,21 @@ def test_changing_back_and_forth_keeps_stripe_and_the_membership_in_step(
     membership.refresh_from_db()
     assert membership.amount == 2500
     assert stripe_price(subscription_in_stripe(membership)) == (2500, "month")
+
+
+def test_a_member_moves_up_a_level_by_choosing_its_amount(client, tasks, stripe_webhooks):
+    insider = MembershipLevel.objects.create(name="Insider", slug="insider", position=1)
+    champion = MembershipLevel.objects.create(name="Champion", slug="champion", position=2)
+    LevelAmount.objects.create(level=insider, currency="USD", interval="month", amount=1000)
+    LevelAmount.objects.create(level=champion, currency="USD", interval="month", amount=2500)
+    client.force_login(UserFactory())
+    membership = join(client, amount="10", currency="USD", interval="month")
+    assert membership.level == insider
+    change_page = page(client, CHANGE)
+    assert "Champion" in change_page and "$25.00 / month" in change_page
+
+    client.post(CHANGE, {"amount": "25", "interval": "month"})
+
+    membership.refresh_from_db()
+    assert membership.level == champion
+    assert "Champion" in page(client)
