@@ -116,7 +116,8 @@ def start_membership(
     """Record the membership (incomplete) and open a SetupIntent for its card.
 
     Returns the membership and the SetupIntent's client secret for Stripe.js.
-    A reader whose first payment is still pending starts again on the same record.
+    A reader who comes back before paying starts again on the same record; one
+    whose first payment failed gets a new one (the unpaid subscription is canceled).
     """
     currency = currency.upper()
     try:
@@ -130,12 +131,15 @@ def start_membership(
         .filter(user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES)
         .first()
     )
-    if current is not None and (
-        current.status != MembershipStatus.INCOMPLETE or current.stripe_subscription_id
-    ):
+    if current is not None and current.status != MembershipStatus.INCOMPLETE:
         raise MembershipRefused(
             "You are already a member. You can change your amount on your account page."
         )
+    if current is not None and current.stripe_subscription_id:
+        # Its first payment never went through: that subscription is dropped, we start anew.
+        abandoned = gateway.cancel_subscription(current.stripe_subscription_id)
+        apply_subscription(current, abandoned, as_of=_stripe_now())
+        current = None
     donor = payments_services.get_or_create_donor(user.email, name=user.display_name, user=user)
     membership = current or Membership(
         user=user,

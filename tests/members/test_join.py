@@ -140,3 +140,23 @@ def test_nobody_reaches_another_members_join_by_guessing_its_id(client, tasks, s
             method = client.post if name.endswith("confirm") else client.get
             assert method(reverse(name, args=[public_id])).status_code == 404
     assert not has_member_perks(intruder)
+
+
+def test_a_reader_whose_first_payment_failed_can_start_again_with_another_amount(
+    client, tasks, stripe_webhooks
+):
+    client.force_login(UserFactory())
+    started = client.post(reverse("members:join_start"), JOIN).json()
+    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
+    assert client.post(started["confirmUrl"]).json()["status"] == "failed"
+    unpaid = Membership.objects.get()
+
+    membership = join(client, amount="15")
+
+    unpaid.refresh_from_db()
+    assert unpaid.status == MembershipStatus.CANCELED
+    assert not unpaid.welcomed_at and not unpaid.ended_notice_at
+    membership = refreshed(membership, status=MembershipStatus.ACTIVE)
+    assert membership.amount == 1500
+    wait_until(lambda: Payment.objects.filter(amount=1500).count() == 1)
+    assert Payment.objects.count() == 1
