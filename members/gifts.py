@@ -255,7 +255,7 @@ def claim_gift(token: str, user: User) -> Membership:
     Any account may claim (the recipient may use another address). Claiming
     again returns the same membership; someone else's claim of a claimed gift is refused.
     """
-    from members.services import _announce_changes
+    from members.services import announce_changes
 
     gift = GiftMembership.objects.select_for_update().filter(claim_token=token).first()
     if gift is None:
@@ -281,5 +281,5 @@ def claim_gift(token: str, user: User) -> Membership:
     gift.membership = membership
     gift.claimed_at = now
     gift.save(update_fields=["status", "membership", "claimed_at"])
-    _announce_changes(membership, was_member=False)
+    announce_changes(membership)
     return membership

@@ -11,7 +11,6 @@ from members.models import OPEN_STATUSES, LevelAmount, Membership, MembershipLev
 from members.states import (
     FROM_STRIPE,
     MEMBERSHIP,
-    PERK_STATUSES,
     Interval,
     MembershipKind,
     MembershipStatus,
@@ -262,9 +261,8 @@ def apply_subscription(
     repeated events never undo newer state. Says whether it was applied.
     """
     if membership.stripe_synced_at and as_of < membership.stripe_synced_at:
-        membership.save()
+        membership.save()  # keeps what the lookup learnt (its subscription id), nothing else
         return False
-    was_member = membership.has_perks
     MEMBERSHIP.advance(membership, FROM_STRIPE.get(subscription.status, membership.status))
     if subscription.amount and subscription.currency and subscription.interval:
         membership.amount = subscription.amount
@@ -279,11 +277,11 @@ def apply_subscription(
         membership.ended_at = subscription.ended_at or subscription.canceled_at or timezone.now()
     membership.stripe_synced_at = as_of
     membership.save()
-    _announce_changes(membership, was_member)
+    announce_changes(membership)
     return True
 
 
-def _announce_changes(membership: Membership, was_member: bool) -> None:
+def announce_changes(membership: Membership) -> None:
     """Welcome a new member once; tell a member once when their membership has ended."""
     from members.tasks import send_membership_email
 
@@ -393,7 +391,6 @@ def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Pay
         invoice, donor=membership.donor, attribution=membership.attribution()
     )
     if membership.stripe_synced_at is None or as_of >= membership.stripe_synced_at:
-        was_member = membership.has_perks
         if MEMBERSHIP.can_move(membership.status, MembershipStatus.ACTIVE):
             MEMBERSHIP.advance(membership, MembershipStatus.ACTIVE)
         if invoice.period_end and (
@@ -403,7 +400,7 @@ def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Pay
             membership.current_period_end = invoice.period_end
         membership.stripe_synced_at = as_of
         membership.save()
-        _announce_changes(membership, was_member)
+        announce_changes(membership)
     return payment
 
 
@@ -532,11 +529,10 @@ def end_membership_now(membership: Membership) -> Membership:
             as_of=_stripe_now(),
         )
     else:
-        was_member = membership.has_perks
         MEMBERSHIP.advance(membership, MembershipStatus.CANCELED)
         membership.ended_at = membership.ended_at or timezone.now()
         membership.save()
-        _announce_changes(membership, was_member)
+        announce_changes(membership)
     return membership
 
 
@@ -608,7 +604,7 @@ def grant_comp_membership(
         note=note,
         granted_by=granted_by,
     )
-    _announce_changes(membership, was_member=False)
+    announce_changes(membership)
     return membership
 
 
@@ -623,10 +619,9 @@ def end_expired_memberships() -> int:
     for pk in expired:
         with transaction.atomic():
             membership = _locked(Membership(pk=pk))
-            was_member = membership.status in PERK_STATUSES
             if MEMBERSHIP.advance(membership, MembershipStatus.CANCELED):
                 membership.ended_at = membership.ends_at
                 membership.save()
-                _announce_changes(membership, was_member)
+                announce_changes(membership)
                 ended += 1
     return ended
