@@ -24,6 +24,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from members.models import GiftMembership, LevelAmount, Membership, User
+from members.services import announce_changes
 from members.states import GIFT, GIFT_MONTHS, GiftStatus, Interval, MembershipKind, MembershipStatus
 from payments import services as payments_services
 from payments.emails import send_templated
@@ -255,8 +256,6 @@ def claim_gift(token: str, user: User) -> Membership:
     Any account may claim (the recipient may use another address). Claiming
     again returns the same membership; someone else's claim of a claimed gift is refused.
     """
-    from members.services import announce_changes
-
     gift = GiftMembership.objects.select_for_update().filter(claim_token=token).first()
     if gift is None:
         raise GiftNotFound(token)
