@@ -9,9 +9,14 @@ older emulator) refuses some of them, so this wrapper teaches it, and only it:
   has (localstripe only has the older `invoice.payment_intent`).
 
 Usage (as `python -m localstripe`): python -m tests.support.localstripe_shim --port 8420
+With `--webhook URL` it also sends its signed events to URL from the start,
+signed with STRIPE_WEBHOOK_SECRET (what `make run` does).
 """
 
-from localstripe import resources, server
+import os
+import sys
+
+from localstripe import resources, server, webhooks
 
 _original_update = resources.Subscription._update
 _original_item_init = resources.InvoiceItem.__init__
@@ -57,4 +62,10 @@ def _payments(invoice) -> dict:
 resources.Invoice.payments = property(_payments)
 
 if __name__ == "__main__":
+    if "--webhook" in sys.argv:
+        at = sys.argv.index("--webhook")
+        url = sys.argv[at + 1]
+        del sys.argv[at : at + 2]
+        secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_patronage_local")
+        webhooks.register_webhook("patronage", url, secret, None)
     server.start()
