@@ -434,6 +434,21 @@ def list_refunds(charge_id: str) -> list[RefundInfo]:
     return [refund_from_object(refund.to_dict()) for refund in refunds.auto_paging_iter()]
 
 
+def list_succeeded_charges(*, created_from: datetime, created_to: datetime) -> Iterator[ChargeInfo]:
+    """Stripe's succeeded charges created in [created_from, created_to)."""
+    page = _call(
+        client().v1.charges.list,
+        params={
+            "created": {"gte": int(created_from.timestamp()), "lt": int(created_to.timestamp())},
+            "limit": 100,
+        },
+    )
+    for charge in page.auto_paging_iter():
+        charge = charge.to_dict()
+        if charge.get("status") == "succeeded":
+            yield charge_from_object(charge)
+
+
 def list_events(*, created_since: datetime) -> Iterator[dict]:
     """Stripe's events created at or after `created_since`, as plain dicts."""
     page = _call(

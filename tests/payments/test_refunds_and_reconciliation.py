@@ -1,12 +1,18 @@
 """Journey 6 (staff refund from admin) and a missed webhook recovered by reconciliation."""
 
+import io
+import time
 import uuid
+from datetime import datetime, timedelta
 
-from django.core.management import call_command
+import pytest
+from django.core.management import CommandError, call_command
 from django.urls import reverse
+from django.utils import timezone
 
 from payments import stripe_gateway
-from payments.models import Payment, Refund, StripeEvent
+from payments.models import Payment, Receipt, Refund, StripeEvent
+from payments.selectors import compare_ledger_with_stripe
 from payments.states import RefundStatus
 from tests.payments.gifts import give, recorded_payment
 from tests.support.processes import wait_until
@@ -111,3 +117,46 @@ def test_a_missed_webhook_is_recovered_by_reconciliation(client, tasks, localstr
 
     call_command("reconcile_stripe")  # running it again changes nothing
     assert Payment.objects.count() == 1
+
+
+def next_whole_second() -> datetime:
+    """A period start after every charge earlier tests made in the shared localstripe."""
+    start = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    time.sleep((start - timezone.now()).total_seconds())
+    return start
+
+
+def test_comparing_the_ledger_with_stripe_finds_a_missed_charge_until_it_is_recovered(
+    client, staff_client, tasks, localstripe
+):
+    start = next_whole_second()
+    give(client, amount="25", currency="EUR", email="seen@example.org")
+    give(client, amount="40", currency="USD", email="unseen@example.org")
+    call_command("reconcile_stripe")  # records both...
+    wait_until(lambda: Payment.objects.count() == 2)
+    missed = Payment.objects.filter(donor__email="unseen@example.org")  # ...one goes missing
+    Receipt.objects.filter(payment__in=missed).delete()
+    missed.delete()
+    seen = Payment.objects.get()
+    refund_from_admin(staff_client, seen, "5")
+    end = timezone.now() + timedelta(minutes=1)
+    period = ["--compare", start.isoformat(), end.isoformat()]
+
+    report = io.StringIO()
+    with pytest.raises(CommandError, match="differ"):
+        call_command("reconcile_stripe", *period, stdout=report)
+
+    lines = report.getvalue()
+    assert "EUR: charged €25.00 in Stripe, €25.00 in the ledger; refunded €5.00" in lines
+    assert "USD: charged $40.00 in Stripe, $0.00 in the ledger" in lines and "DIFFERS" in lines
+    (missing,) = compare_ledger_with_stripe(start, end).missing_charge_ids
+    assert missing.startswith("ch_")
+
+    StripeEvent.objects.all().delete()  # so reconciliation fetches the events again
+    call_command("reconcile_stripe")
+    wait_until(lambda: Payment.objects.count() == 2)
+    report = io.StringIO()
+    call_command("reconcile_stripe", *period, stdout=report)
+
+    assert "The ledger matches Stripe." in report.getvalue()
+    assert compare_ledger_with_stripe(start, end).matches

@@ -5,6 +5,8 @@ older emulator) refuses some of them, so this wrapper teaches it, and only it:
 
 - `proration_behavior` on a subscription update: "none" is honoured
   (localstripe would otherwise always credit the unused time of the old price).
+- `created` with both a lower and an upper bound when listing charges
+  (localstripe takes only `created[gt]`).
 - `invoice.payments`: the list of invoice_payment objects the current API
   has (localstripe only has the older `invoice.payment_intent`).
 
@@ -60,6 +62,29 @@ def _payments(invoice) -> dict:
 
 
 resources.Invoice.payments = property(_payments)
+
+_original_list_charges = resources.Charge._api_list_all.__func__
+_BOUNDS = {
+    "gt": lambda created, bound: created > bound,
+    "gte": lambda created, bound: created >= bound,
+    "lt": lambda created, bound: created < bound,
+    "lte": lambda created, bound: created <= bound,
+}
+
+
+def _list_charges(cls, url, created=None, **kwargs):
+    listed = _original_list_charges(cls, url, **kwargs)
+    if isinstance(created, dict):
+        bounds = {op: int(value) for op, value in created.items()}
+        listed._list = [
+            charge
+            for charge in listed._list
+            if all(_BOUNDS[op](charge.created, bound) for op, bound in bounds.items())
+        ]
+    return listed
+
+
+resources.Charge._api_list_all = classmethod(_list_charges)
 
 if __name__ == "__main__":
     if "--webhook" in sys.argv:

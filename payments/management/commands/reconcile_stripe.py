@@ -1,32 +1,64 @@
-"""List Stripe's events since the last one we have and process any that never arrived."""
+"""Process Stripe events that never arrived; optionally compare the ledger with Stripe."""
 
 from datetime import datetime
 
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from payments.money import Money
+from payments.selectors import compare_ledger_with_stripe
 from payments.services import reconcile_events
 
 
+def _moment(value: str, option: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise CommandError(f"{option} {value!r} is not an ISO date") from exc
+    return timezone.make_aware(moment, timezone.utc) if timezone.is_naive(moment) else moment
+
+
 class Command(BaseCommand):
-    help = "Fetch Stripe events missed by the webhook (default: since the newest stored, less 1h)."
+    help = (
+        "Fetch Stripe events missed by the webhook (default: since the newest stored, less 1h); "
+        "with --compare FROM TO, then compare the ledger's totals with Stripe's for that period."
+    )
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--since", help="ISO date or datetime to list events from, e.g. 2026-11-01"
         )
+        parser.add_argument(
+            "--compare",
+            nargs=2,
+            metavar=("FROM", "TO"),
+            help="ISO dates: compare charges and refunds in [FROM, TO) with Stripe's",
+        )
 
-    def handle(self, *args, since: str | None = None, **options) -> None:
-        start = None
-        if since:
-            try:
-                start = datetime.fromisoformat(since)
-            except ValueError as exc:
-                raise CommandError(f"--since {since!r} is not an ISO date") from exc
-            if timezone.is_naive(start):
-                start = timezone.make_aware(start, timezone.utc)
+    def handle(self, *args, since: str | None = None, compare=None, **options) -> None:
+        start = _moment(since, "--since") if since else None
         result = reconcile_events(since=start)
         self.stdout.write(
             f"Stripe events seen: {result.seen}; newly stored: {result.stored}; "
             f"requeued: {result.requeued}"
         )
+        if compare:
+            self._compare(_moment(compare[0], "FROM"), _moment(compare[1], "TO"))
+
+    def _compare(self, start: datetime, end: datetime) -> None:
+        comparison = compare_ledger_with_stripe(start, end)
+        self.stdout.write(f"Ledger against Stripe, {start:%Y-%m-%d} to {end:%Y-%m-%d}:")
+        for check in comparison.currencies:
+            code = check.currency
+            self.stdout.write(
+                f"  {code}: charged {Money(check.stripe_charged, code)} in Stripe, "
+                f"{Money(check.ledger_charged, code)} in the ledger; refunded "
+                f"{Money(check.stripe_refunded, code)} in Stripe, "
+                f"{Money(check.ledger_refunded, code)} in the ledger  "
+                f"{'ok' if check.matches else 'DIFFERS'}"
+            )
+        for charge_id in comparison.missing_charge_ids:
+            self.stdout.write(f"  not in the ledger: {charge_id}")
+        if not comparison.matches:
+            raise CommandError("The ledger and Stripe differ for this period.")
+        self.stdout.write("The ledger matches Stripe.")
