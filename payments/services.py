@@ -328,6 +328,8 @@ def record_invoice_payment(
             **(attribution or {}),
         )
         create_receipt(payment)
+        if charge.amount_refunded:  # its refund's event came first and found no row
+            sync_refunds_for_charge(payment)
     return payment
 
 

@@ -365,3 +365,22 @@ def test_old_and_current_shape_events_for_one_invoice_record_one_ledger_row(
     assert Payment.objects.count() == 1
     wait_until(lambda: emails_to(mailoutbox, "shapes@example.org", "receipt"))
     assert len(emails_to(mailoutbox, "shapes@example.org", "receipt")) == 1
+
+
+def test_a_refund_that_arrives_before_its_invoice_is_paid_is_kept_on_the_ledger_row(client):
+    membership = member(client, "early-refund@example.org")
+    invoice = renew(membership)
+    intent = gateway.retrieve_invoice(invoice["id"]).payment_intent_id
+    refund = gateway.create_refund(
+        payment_intent_id=intent, amount=400, metadata={}, idempotency_key=f"early-{intent}"
+    )
+    charge = payloads.charge(
+        id=refund.charge_id, payment_intent=intent, amount=1000, amount_refunded=400
+    )
+
+    deliver(client, payloads.event("charge.refunded", charge))
+    deliver(client, invoice_event("invoice.paid", invoice, at=later(membership, 10)))
+
+    payment = Payment.objects.get(stripe_invoice_id=invoice["id"])
+    assert (payment.amount, payment.amount_refunded) == (1000, 400)
+    assert payment.refunds.get().stripe_refund_id == refund.id
