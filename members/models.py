@@ -14,6 +14,7 @@ from members.states import (
     MembershipKind,
     MembershipStatus,
 )
+from payments.currencies import currency_choices
 from payments.models import Attribution
 
 # Statuses of a paid membership that still has a live Stripe subscription.
@@ -129,7 +130,7 @@ class LevelAmount(models.Model):
     """What a level costs in one currency and interval (a suggested amount on the join page)."""
 
     level = models.ForeignKey(MembershipLevel, on_delete=models.CASCADE, related_name="amounts")
-    currency = models.CharField(max_length=3)
+    currency = models.CharField(max_length=3, choices=currency_choices)
     interval = models.CharField(max_length=5, choices=Interval.choices)
     amount = models.PositiveIntegerField(help_text="In the currency's minor unit (cents).")
 
