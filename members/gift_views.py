@@ -157,7 +157,11 @@ def thanks(request: HttpRequest, public_id) -> HttpResponse:
     )
     if gift is None:
         raise Http404
-    return render(request, "members/gift/thanks.html", {"gift": gift, "donation": gift.donation})
+    return render(
+        request,
+        "members/gift/thanks.html",
+        {"gift": gift, "donation": gift.donation, "today": timezone.localdate()},
+    )
 
 
 @require_http_methods(["GET", "POST"])
