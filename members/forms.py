@@ -1,7 +1,9 @@
 from django import forms
+from django.utils import timezone
 
-from members.states import Interval
-from payments.forms import ContributionForm, no_markup
+from members import gifts
+from members.states import GIFT_MONTHS, Interval
+from payments.forms import ContributionForm, DonationForm, no_markup
 from payments.money import parse_major_amount
 from payments.services import DonationRefused, check_gift_amount
 
@@ -50,3 +52,59 @@ class CancelMembershipForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         label="Would you tell us why? (optional)",
     )
+
+
+class GiftForm(DonationForm):
+    """A membership for someone else: the donation form plus who, how long, and when.
+
+    Leave the amount empty to pay the standard price (see gifts.gift_amount).
+    """
+
+    amount = forms.CharField(
+        max_length=20, required=False, help_text="Leave empty for the standard price."
+    )
+    name = forms.CharField(max_length=200, validators=[no_markup], label="Your name")
+    months = forms.TypedChoiceField(
+        choices=[(m, f"{m} month{'s' if m > 1 else ''}") for m in GIFT_MONTHS],
+        coerce=int,
+        initial=12,
+    )
+    recipient_email = forms.EmailField(max_length=254, label="Their email")
+    recipient_name = forms.CharField(
+        max_length=200, required=False, validators=[no_markup], label="Their name (optional)"
+    )
+    message = forms.CharField(
+        max_length=1000,
+        required=False,
+        strip=True,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        label="Your message (optional)",
+    )
+    send_on = forms.DateField(
+        label="Send it on", widget=forms.DateInput(attrs={"type": "date"}), initial=None
+    )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["send_on"].initial = timezone.localdate()
+
+    def clean_message(self) -> str:
+        message = self.cleaned_data.get("message", "").replace("\r\n", "\n")
+        for line in message.split("\n"):  # line breaks are fine, markup is not
+            no_markup(line)
+        return message
+
+    def clean_recipient_email(self) -> str:
+        return self.cleaned_data["recipient_email"].strip().lower()
+
+    def clean(self) -> dict:
+        if not self.cleaned_data.get("amount"):
+            self.cleaned_data.pop("amount", None)  # the standard price, worked out by the service
+        cleaned = super().clean()
+        months, send_on = cleaned.get("months"), cleaned.get("send_on")
+        if months is not None and send_on is not None:
+            try:
+                gifts.check_gift_details(months=months, send_on=send_on)
+            except gifts.GiftRefused as exc:
+                self.add_error(exc.field, exc.message)
+        return cleaned

@@ -4,7 +4,6 @@ The card is paid with payments' own pay call (payments:give_pay): a gift is a
 one-time Donation of kind "gift". The logic is in members/gifts.py.
 """
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -14,73 +13,13 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from members import gifts
+from members.forms import GiftForm
 from members.models import GiftMembership
-from members.states import GIFT_MONTHS
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
 from payments.currencies import currencies_for_page, default_currency
-from payments.forms import DonationForm, errors_by_field, no_markup
-from payments.views import refuse_before_stripe
-
-
-class GiftForm(DonationForm):
-    """A membership for someone else: the donation form plus who, how long, and when.
-
-    Leave the amount empty to pay the standard price (see gifts.gift_amount).
-    """
-
-    amount = forms.CharField(
-        max_length=20, required=False, help_text="Leave empty for the standard price."
-    )
-    name = forms.CharField(max_length=200, validators=[no_markup], label="Your name")
-    months = forms.TypedChoiceField(
-        choices=[(m, f"{m} month{'s' if m > 1 else ''}") for m in GIFT_MONTHS],
-        coerce=int,
-        initial=12,
-    )
-    recipient_email = forms.EmailField(max_length=254, label="Their email")
-    recipient_name = forms.CharField(
-        max_length=200, required=False, validators=[no_markup], label="Their name (optional)"
-    )
-    message = forms.CharField(
-        max_length=1000,
-        required=False,
-        strip=True,
-        widget=forms.Textarea(attrs={"rows": 4}),
-        label="Your message (optional)",
-    )
-    send_on = forms.DateField(
-        label="Send it on", widget=forms.DateInput(attrs={"type": "date"}), initial=None
-    )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["send_on"].initial = timezone.localdate()
-
-    def clean_message(self) -> str:
-        message = self.cleaned_data.get("message", "").replace("\r\n", "\n")
-        for line in message.split("\n"):  # line breaks are fine, markup is not
-            no_markup(line)
-        return message
-
-    def clean_recipient_email(self) -> str:
-        return self.cleaned_data["recipient_email"].strip().lower()
-
-    def clean(self) -> dict:
-        if not self.cleaned_data.get("amount"):
-            self.cleaned_data.pop("amount", None)  # the standard price, worked out by the service
-        cleaned = super().clean()
-        months, send_on = cleaned.get("months"), cleaned.get("send_on")
-        if months is not None and send_on is not None:
-            try:
-                gifts.check_gift_details(months=months, send_on=send_on)
-            except gifts.GiftRefused as exc:
-                self.add_error(exc.field, exc.message)
-        return cleaned
-
-
-def _member_email(request: HttpRequest) -> str | None:
-    return request.user.email if request.user.is_authenticated else None
+from payments.forms import errors_by_field
+from payments.views import member_email, refuse_before_stripe
 
 
 @require_GET
@@ -91,7 +30,7 @@ def give(request: HttpRequest) -> HttpResponse:
         "source": params.get("from", ""),
         **{name: params.get(name, "") for name in GiftForm.ATTRIBUTION},
     }
-    form = GiftForm(initial=initial, member_email=_member_email(request))
+    form = GiftForm(initial=initial, member_email=member_email(request))
     return render(
         request,
         "members/gift/give.html",
@@ -111,7 +50,7 @@ def give(request: HttpRequest) -> HttpResponse:
 @require_POST
 def start(request: HttpRequest) -> JsonResponse:
     """Check the form and the rate limits; then record the gift and open its card with Stripe."""
-    form = GiftForm(request.POST, member_email=_member_email(request))
+    form = GiftForm(request.POST, member_email=member_email(request))
     if not form.is_valid():
         return JsonResponse({"errors": errors_by_field(form)}, status=400)
     refusal = refuse_before_stripe(request, form.cleaned_data["email"])

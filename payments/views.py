@@ -14,7 +14,8 @@ from payments.forms import DonationForm, errors_by_field
 from payments.ratelimit import TOO_MANY
 
 
-def _member_email(request: HttpRequest) -> str | None:
+def member_email(request: HttpRequest) -> str | None:
+    """The signed-in reader's address: members give as themselves."""
     return request.user.email if request.user.is_authenticated else None
 
 
@@ -26,7 +27,7 @@ def give(request: HttpRequest) -> HttpResponse:
         "source": params.get("from", ""),
         **{name: params.get(name, "") for name in DonationForm.ATTRIBUTION},
     }
-    form = DonationForm(initial=initial, member_email=_member_email(request))
+    form = DonationForm(initial=initial, member_email=member_email(request))
     suggestions = {
         code: [{"amount": s.amount, "label": str(s), "default": s.is_default} for s in amounts]
         for code, amounts in selectors.suggested_amounts().items()
@@ -63,7 +64,7 @@ def refuse_before_stripe(request: HttpRequest, email: str) -> JsonResponse | Non
 @require_POST
 def give_start(request: HttpRequest) -> JsonResponse:
     """Check the form, the rate limits and the challenge; then open the gift with Stripe."""
-    form = DonationForm(request.POST, member_email=_member_email(request))
+    form = DonationForm(request.POST, member_email=member_email(request))
     if not form.is_valid():
         return JsonResponse({"errors": errors_by_field(form)}, status=400)
     refusal = refuse_before_stripe(request, form.cleaned_data["email"])
