@@ -31,25 +31,9 @@
   }
 
   async function pay() {
-    for (let round = 0; round < 3; round++) {
-      const result = await ui.post(gift.payUrl, new FormData());
-      const p = result.payload;
-      if (!result.ok) { ui.showError("__all__", p.error || "Something went wrong."); return; }
-      if (p.status === "succeeded" || p.status === "processing") {
-        window.location.assign(gift.thanksUrl);
-        return;
-      }
-      if (p.status === "failed") {
-        if (p.setupClientSecret) gift.setupClientSecret = p.setupClientSecret; else gift = null;
-        ui.showError("card", p.error || "Your card was declined.");
-        return;
-      }
-      if (p.status === "requires_action") {
-        const action = await stripe.confirmCardPayment(p.clientSecret);
-        if (action.error) ui.showError("card", action.error.message);
-        // Either way, ask our server where the payment stands now.
-      }
-    }
+    const paid = await Patronage.settle(ui, stripe, gift.payUrl, gift);
+    if (paid) window.location.assign(gift.thanksUrl);
+    else if (!gift.setupClientSecret) gift = null;
   }
 
   form.addEventListener("submit", async function (event) {

@@ -17,7 +17,6 @@
   let gift = null; // {payUrl, thanksUrl, setupClientSecret} once started
 
   const ui = Patronage.formUi(form);
-  const showError = ui.showError;
 
   function showSuggestions() {
     const code = currencySelect.value;
@@ -39,25 +38,9 @@
   }
 
   async function pay() {
-    for (let round = 0; round < 3; round++) {
-      const result = await ui.post(gift.payUrl, new FormData());
-      const p = result.payload;
-      if (!result.ok) { showError("__all__", p.error || "Something went wrong."); return; }
-      if (p.status === "succeeded" || p.status === "processing") {
-        window.location.assign(p.thanksUrl);
-        return;
-      }
-      if (p.status === "failed") {
-        if (p.setupClientSecret) gift.setupClientSecret = p.setupClientSecret; else gift = null;
-        showError("card", p.error || "Your card was declined.");
-        return;
-      }
-      if (p.status === "requires_action") {
-        const action = await stripe.confirmCardPayment(p.clientSecret);
-        if (action.error) { showError("card", action.error.message); }
-        // Either way, ask our server where the payment stands now.
-      }
-    }
+    const paid = await Patronage.settle(ui, stripe, gift.payUrl, gift);
+    if (paid) window.location.assign(paid.thanksUrl);
+    else if (!gift.setupClientSecret) gift = null;
   }
 
   form.addEventListener("submit", async function (event) {
@@ -73,10 +56,10 @@
           billing_details: {email: form.elements.email.value, name: form.elements.name.value},
         },
       });
-      if (setup.error) { showError("card", setup.error.message); return; }
+      if (setup.error) { ui.showError("card", setup.error.message); return; }
       await pay();
     } catch (err) {
-      showError("__all__", "We could not reach the payment service. You have not been charged.");
+      ui.showError("__all__", "We could not reach the payment service. You have not been charged.");
     } finally {
       button.disabled = false;
     }

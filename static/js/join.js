@@ -34,21 +34,9 @@
   }
 
   async function confirm() {
-    for (let round = 0; round < 3; round++) {
-      const result = await ui.post(membership.confirmUrl, new FormData());
-      const p = result.payload;
-      if (!result.ok) { ui.showError("__all__", p.error || "Something went wrong."); return; }
-      if (p.status === "succeeded") { window.location.assign(p.welcomeUrl); return; }
-      if (p.status === "failed") {
-        if (p.setupClientSecret) membership.setupClientSecret = p.setupClientSecret;
-        ui.showError("card", p.error || "Your card was declined.");
-        return;
-      }
-      if (p.status === "requires_action") {
-        const action = await stripe.confirmCardPayment(p.clientSecret);
-        if (action.error) ui.showError("card", action.error.message);
-      }
-    }
+    const joined = await Patronage.settle(ui, stripe, membership.confirmUrl, membership);
+    if (joined) window.location.assign(joined.welcomeUrl);
+    else if (!membership.setupClientSecret) membership = null;
   }
 
   form.addEventListener("submit", async function (event) {

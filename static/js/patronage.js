@@ -44,5 +44,29 @@ window.Patronage = (function () {
     return {showError: showError, clearErrors: clearErrors, post: post, start: start};
   }
 
-  return {formatMinor: formatMinor, formUi: formUi};
+  // POST `url` until the payment is settled, running 3-D Secure in Stripe.js when the
+  // bank asks. Returns the server's answer once it went through, else null with the
+  // error shown; after a declined card, payment.setupClientSecret is the one for the
+  // next card (null: start again).
+  async function settle(ui, stripe, url, payment) {
+    for (let round = 0; round < 3; round++) {
+      const result = await ui.post(url, new FormData());
+      const p = result.payload;
+      if (!result.ok) { ui.showError("__all__", p.error || "Something went wrong."); return null; }
+      if (p.status === "succeeded" || p.status === "processing") return p;
+      if (p.status === "failed") {
+        payment.setupClientSecret = p.setupClientSecret || null;
+        ui.showError("card", p.error || "Your card was declined.");
+        return null;
+      }
+      if (p.status === "requires_action") {
+        const action = await stripe.confirmCardPayment(p.clientSecret);
+        if (action.error) ui.showError("card", action.error.message);
+        // Either way, ask our server where the payment stands now.
+      }
+    }
+    return null;
+  }
+
+  return {formatMinor: formatMinor, formUi: formUi, settle: settle};
 })();
