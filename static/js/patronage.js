@@ -68,5 +68,49 @@ window.Patronage = (function () {
     return null;
   }
 
-  return {formatMinor: formatMinor, formUi: formUi, settle: settle};
+  // A one-time card payment on `form` (the give and gift pages):
+  // 1. POST the form to data.startUrl -> our record + a SetupIntent secret.
+  // 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked).
+  // 3. POST payUrl until settled (see settle), then on to thanksUrl.
+  // Changing any detail but the card starts a new payment. Returns {reset}.
+  function payOnce(form, button, data) {
+    const ui = formUi(form);
+    const stripe = Stripe(data.publishableKey);
+    const card = stripe.elements().create("card");
+    card.mount("#card-element");
+    let started = null; // {payUrl, thanksUrl, setupClientSecret}
+
+    form.addEventListener("submit", async function (event) {
+      event.preventDefault();
+      ui.clearErrors();
+      button.disabled = true;
+      try {
+        if (!started) started = await ui.start(data.startUrl);
+        if (!started) return;
+        const setup = await stripe.confirmCardSetup(started.setupClientSecret, {
+          payment_method: {
+            card: card,
+            billing_details: {email: form.elements.email.value, name: form.elements.name.value},
+          },
+        });
+        if (setup.error) { ui.showError("card", setup.error.message); return; }
+        const paid = await settle(ui, stripe, started.payUrl, started);
+        if (paid) window.location.assign(started.thanksUrl);
+        else if (!started.setupClientSecret) started = null;
+      } catch (err) {
+        ui.showError("__all__", "We could not reach the payment service. You have not been charged.");
+      } finally {
+        button.disabled = false;
+      }
+    });
+
+    function detailsChanged(event) {
+      if (!event.target.closest("#card-element")) started = null;
+    }
+    form.addEventListener("input", detailsChanged);
+    form.addEventListener("change", detailsChanged);
+    return {reset: function () { started = null; }};
+  }
+
+  return {formatMinor: formatMinor, formUi: formUi, settle: settle, payOnce: payOnce};
 })();
