@@ -1,5 +1,4 @@
 import logging
-from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
@@ -18,6 +17,7 @@ from members.states import (
 from payments import services as payments_services
 from payments import stripe_gateway as gateway
 from payments.models import Donor, Payment
+from payments.services import PayOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -77,16 +77,6 @@ class MembershipRefused(Exception):
         super().__init__(message)
         self.message = message
         self.field = field
-
-
-@dataclass(frozen=True)
-class JoinOutcome:
-    """What the join page does next (as payments.services.PayOutcome)."""
-
-    status: str  # "succeeded" | "requires_action" | "failed"
-    client_secret: str | None = None
-    setup_client_secret: str | None = None
-    message: str | None = None
 
 
 def level_for(amount: int, currency: str, interval: str) -> MembershipLevel | None:
@@ -168,7 +158,7 @@ def _setup_key(membership: Membership) -> str:
     return f"membership-{membership.public_id}-setup-{previous}"
 
 
-def confirm_membership(membership: Membership) -> JoinOutcome:
+def confirm_membership(membership: Membership) -> PayOutcome:
     """Subscribe with the card the reader just confirmed, or say where the first payment is.
 
     Safe to call again (after 3-D Secure, or twice): the subscription is created
@@ -182,7 +172,7 @@ def confirm_membership(membership: Membership) -> JoinOutcome:
             .get(pk=membership.pk)
         )
         if membership.status != MembershipStatus.INCOMPLETE:
-            return JoinOutcome("succeeded" if membership.has_perks else "failed")
+            return PayOutcome("succeeded" if membership.has_perks else "failed")
         setup = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
         if setup.status != "succeeded" or not setup.payment_method_id:
             raise MembershipRefused("Please enter your card details.", field="card")
@@ -216,19 +206,19 @@ def confirm_membership(membership: Membership) -> JoinOutcome:
             membership.stripe_subscription_id = subscription.id
         apply_subscription(membership, subscription, as_of=_stripe_now())
         if membership.has_perks:
-            return JoinOutcome("succeeded")
+            return PayOutcome("succeeded")
         return _first_payment_outcome(membership, subscription)
 
 
 def _first_payment_outcome(
     membership: Membership, subscription: gateway.SubscriptionInfo
-) -> JoinOutcome:
+) -> PayOutcome:
     invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
     intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
     if intent.status == "requires_action":
-        return JoinOutcome("requires_action", client_secret=intent.client_secret)
+        return PayOutcome("requires_action", client_secret=intent.client_secret)
     if intent.status in ("processing", "succeeded"):
-        return JoinOutcome("succeeded")
+        return PayOutcome("succeeded")
     # Declined: a fresh SetupIntent lets the reader try another card on the same invoice.
     setup = gateway.create_setup_intent(
         customer_id=membership.donor.stripe_customer_id,
@@ -237,7 +227,7 @@ def _first_payment_outcome(
     )
     membership.stripe_setup_intent_id = setup.id
     membership.save(update_fields=["stripe_setup_intent_id", "updated_at"])
-    return JoinOutcome(
+    return PayOutcome(
         "failed",
         message=intent.error_message or "Your card was declined.",
         setup_client_secret=setup.client_secret,

@@ -17,6 +17,7 @@ from payments.emails import organization
 from payments.forms import errors_by_field
 from payments.money import Money
 from payments.selectors import giving_history
+from payments.views import payment_step
 
 
 def _json_login_required(view):
@@ -137,15 +138,7 @@ def join_confirm(request: HttpRequest, public_id) -> JsonResponse:
         return JsonResponse({"error": exc.message}, status=400)
     except gateway.GatewayError as exc:
         return JsonResponse({"error": exc.user_message}, status=502)
-    return JsonResponse(
-        {
-            "status": outcome.status,
-            "clientSecret": outcome.client_secret,
-            "setupClientSecret": outcome.setup_client_secret,
-            "error": outcome.message,
-            "welcomeUrl": reverse("members:join_welcome", args=[public_id]),
-        }
-    )
+    return payment_step(outcome, welcomeUrl=reverse("members:join_welcome", args=[public_id]))
 
 
 @login_required

@@ -97,7 +97,7 @@ def ensure_stripe_customer(donor: Donor) -> str:
 
 @dataclass(frozen=True)
 class PayOutcome:
-    """What the donation page does next.
+    """What a payment page (give, gift, join) does next.
 
     status: "succeeded" | "processing" | "requires_action" (run Stripe.js
     confirmCardPayment with client_secret) | "failed" (show message; the
@@ -253,6 +253,13 @@ def receipt_number(payment: Payment) -> str:
     return f"{payment.paid_at:%Y}-{payment.pk:08d}"
 
 
+def _charge_with_fee(intent: gateway.IntentInfo, charge_id: str | None = None):
+    """The intent's charge with Stripe's fee: from the intent if it came expanded, else read."""
+    if intent.charge is not None and intent.charge.fee is not None:
+        return intent.charge
+    return gateway.retrieve_charge(intent.charge_id or charge_id)
+
+
 def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
     """One ledger row for a succeeded PaymentIntent of a one-time gift (idempotent).
 
@@ -273,8 +280,7 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
             return None
         payment = Payment.objects.filter(stripe_payment_intent_id=intent.id).first()
         if payment is None:
-            charge = intent.charge if intent.charge and intent.charge.fee is not None else None
-            charge = charge or gateway.retrieve_charge(intent.charge_id)
+            charge = _charge_with_fee(intent)
             payment = Payment.objects.create(
                 donor=donation.donor,
                 kind=donation.kind,
@@ -311,8 +317,7 @@ def record_invoice_payment(
     if not invoice.payment_intent_id:  # webhooks leave out the invoice's payments
         invoice = gateway.retrieve_invoice(invoice.id)
     intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
-    charge = intent.charge if intent.charge and intent.charge.fee is not None else None
-    charge = charge or gateway.retrieve_charge(intent.charge_id or invoice.charge_id)
+    charge = _charge_with_fee(intent, invoice.charge_id)
     with transaction.atomic():
         payment = Payment.objects.create(
             donor=donor,

@@ -96,6 +96,19 @@ def give_start(request: HttpRequest) -> JsonResponse:
     )
 
 
+def payment_step(outcome: services.PayOutcome, **urls: str) -> JsonResponse:
+    """What the page's script does next (Patronage.settle reads it), plus where to go after."""
+    return JsonResponse(
+        {
+            "status": outcome.status,
+            "clientSecret": outcome.client_secret,
+            "setupClientSecret": outcome.setup_client_secret,
+            "error": outcome.message,
+            **urls,
+        }
+    )
+
+
 @require_POST
 def give_pay(request: HttpRequest, public_id) -> JsonResponse:
     """Charge the card confirmed in the browser, or tell the page what Stripe still needs."""
@@ -111,15 +124,7 @@ def give_pay(request: HttpRequest, public_id) -> JsonResponse:
         return JsonResponse({"error": exc.message}, status=400)
     except gateway.GatewayError as exc:
         return JsonResponse({"error": exc.user_message}, status=502)
-    return JsonResponse(
-        {
-            "status": outcome.status,
-            "clientSecret": outcome.client_secret,
-            "setupClientSecret": outcome.setup_client_secret,
-            "error": outcome.message,
-            "thanksUrl": reverse("payments:give_thanks", args=[public_id]),
-        }
-    )
+    return payment_step(outcome, thanksUrl=reverse("payments:give_thanks", args=[public_id]))
 
 
 @require_GET
