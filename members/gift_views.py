@@ -4,7 +4,6 @@ The card is paid with payments' own pay call (payments:give_pay): a gift is a
 one-time Donation of kind "gift". The logic is in members/gifts.py.
 """
 
-from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -17,32 +16,25 @@ from members.forms import GiftForm
 from members.models import GiftMembership
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
-from payments.currencies import currencies_for_page, default_currency
+from payments.currencies import currencies_for_page
 from payments.forms import errors_by_field
-from payments.views import member_email, refuse_before_stripe
+from payments.views import member_email, refuse_before_stripe, stripe_page
 
 
 @require_GET
 def give(request: HttpRequest) -> HttpResponse:
-    params = request.GET
-    initial = {
-        "currency": params.get("currency", "").upper() or default_currency().code,
-        "source": params.get("from", ""),
-        **{name: params.get(name, "") for name in GiftForm.ATTRIBUTION},
-    }
+    initial = GiftForm.initial_from_link(request.GET)
     form = GiftForm(initial=initial, member_email=member_email(request))
     return render(
         request,
         "members/gift/give.html",
         {
             "form": form,
-            "page_data": {
-                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
-                "startUrl": reverse("gifts:start"),
-                "prices": gifts.gift_prices(),
-                "currencies": currencies_for_page(),
-            },
-            "stripe_js_url": settings.STRIPE_JS_URL,
+            **stripe_page(
+                startUrl=reverse("gifts:start"),
+                prices=gifts.gift_prices(),
+                currencies=currencies_for_page(),
+            ),
         },
     )
 

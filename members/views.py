@@ -12,12 +12,12 @@ from members.services import update_profile
 from payments import ratelimit
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
-from payments.currencies import currencies_for_page, default_currency
+from payments.currencies import currencies_for_page
 from payments.emails import organization
 from payments.forms import errors_by_field
 from payments.money import Money
 from payments.selectors import giving_history
-from payments.views import payment_step
+from payments.views import payment_step, stripe_page
 
 
 def _json_login_required(view):
@@ -59,13 +59,7 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def join(request: HttpRequest) -> HttpResponse:
-    params = request.GET
-    initial = {
-        "currency": params.get("currency", "").upper() or default_currency().code,
-        "interval": params.get("interval", "month"),
-        "source": params.get("from", ""),
-        **{name: params.get(name, "") for name in JoinForm.ATTRIBUTION},
-    }
+    initial = JoinForm.initial_from_link(request.GET, interval=request.GET.get("interval", "month"))
     form = JoinForm(initial=initial)
     current = services.open_paid_membership(request.user) if request.user.is_authenticated else None
     return render(
@@ -77,13 +71,11 @@ def join(request: HttpRequest) -> HttpResponse:
             "current": current if current and current.has_perks else None,
             "article": payment_selectors.article_by_slug(initial["source"]),
             "login_next": request.get_full_path(),
-            "page_data": {
-                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
-                "startUrl": reverse("members:join_start"),
-                "suggestions": selectors.level_suggestions(),
-                "currencies": currencies_for_page(),
-            },
-            "stripe_js_url": settings.STRIPE_JS_URL,
+            **stripe_page(
+                startUrl=reverse("members:join_start"),
+                suggestions=selectors.level_suggestions(),
+                currencies=currencies_for_page(),
+            ),
         },
     )
 
@@ -169,13 +161,11 @@ def card(request: HttpRequest) -> HttpResponse:
         "members/card.html",
         {
             "membership": _own_paid_membership(request),
-            "page_data": {
-                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
-                "startUrl": reverse("members:card_start"),
-                "finishUrl": reverse("members:card_finish"),
-                "doneUrl": reverse("members:account"),
-            },
-            "stripe_js_url": settings.STRIPE_JS_URL,
+            **stripe_page(
+                startUrl=reverse("members:card_start"),
+                finishUrl=reverse("members:card_finish"),
+                doneUrl=reverse("members:account"),
+            ),
         },
     )
 

@@ -1,7 +1,7 @@
 from django import forms
 from django.core.validators import RegexValidator
 
-from payments.currencies import currency_choices, get_currency
+from payments.currencies import currency_choices, default_currency, get_currency
 from payments.money import parse_major_amount
 from payments.services import DonationRefused, check_gift_amount
 
@@ -38,6 +38,16 @@ class ContributionForm(forms.Form):
         "utm_content",
         "utm_term",
     ]
+
+    @classmethod
+    def initial_from_link(cls, params, **extra: str) -> dict[str, str]:
+        """Initial values from the page's link: ?currency=, ?from=<article slug>, UTM."""
+        return {
+            "currency": params.get("currency", "").upper() or default_currency().code,
+            "source": params.get("from", ""),
+            **{name: params.get(name, "") for name in cls.ATTRIBUTION},
+            **extra,
+        }
 
     def clean(self) -> dict:
         cleaned = super().clean()

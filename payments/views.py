@@ -9,9 +9,17 @@ from django.views.decorators.http import require_GET, require_POST
 
 from payments import ratelimit, selectors, services
 from payments import stripe_gateway as gateway
-from payments.currencies import currencies_for_page, default_currency
+from payments.currencies import currencies_for_page
 from payments.forms import DonationForm, errors_by_field
 from payments.ratelimit import TOO_MANY
+
+
+def stripe_page(**page_data) -> dict:
+    """Template context for a page with a card form: Stripe.js and its script's data."""
+    return {
+        "page_data": {"publishableKey": settings.STRIPE_PUBLISHABLE_KEY, **page_data},
+        "stripe_js_url": settings.STRIPE_JS_URL,
+    }
 
 
 def member_email(request: HttpRequest) -> str | None:
@@ -21,12 +29,7 @@ def member_email(request: HttpRequest) -> str | None:
 
 @require_GET
 def give(request: HttpRequest) -> HttpResponse:
-    params = request.GET
-    initial = {
-        "currency": params.get("currency", "").upper() or default_currency().code,
-        "source": params.get("from", ""),
-        **{name: params.get(name, "") for name in DonationForm.ATTRIBUTION},
-    }
+    initial = DonationForm.initial_from_link(request.GET)
     form = DonationForm(initial=initial, member_email=member_email(request))
     suggestions = {
         code: [{"amount": s.amount, "label": str(s), "default": s.is_default} for s in amounts]
@@ -38,13 +41,11 @@ def give(request: HttpRequest) -> HttpResponse:
         {
             "form": form,
             "article": selectors.article_by_slug(initial["source"]),
-            "page_data": {
-                "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
-                "startUrl": reverse("payments:give_start"),
-                "suggestions": suggestions,
-                "currencies": currencies_for_page(),
-            },
-            "stripe_js_url": settings.STRIPE_JS_URL,
+            **stripe_page(
+                startUrl=reverse("payments:give_start"),
+                suggestions=suggestions,
+                currencies=currencies_for_page(),
+            ),
         },
     )
 
