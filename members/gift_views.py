@@ -11,9 +11,8 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from members import gifts
+from members import gifts, selectors
 from members.forms import GiftForm
-from members.models import GiftMembership
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
 from payments.currencies import currencies_for_page
@@ -83,9 +82,7 @@ def start(request: HttpRequest) -> JsonResponse:
 
 @require_GET
 def thanks(request: HttpRequest, public_id) -> HttpResponse:
-    gift = (
-        GiftMembership.objects.select_related("donation__donor").filter(public_id=public_id).first()
-    )
+    gift = selectors.gift_for_page(public_id)
     if gift is None:
         raise Http404
     return render(

@@ -6,8 +6,15 @@ from django.db.models import F, Prefetch, Q, QuerySet, Sum
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
-from members.models import LevelAmount, Membership, MembershipLevel, User
-from members.states import PERK_STATUSES
+from members.models import (
+    OPEN_STATUSES,
+    GiftMembership,
+    LevelAmount,
+    Membership,
+    MembershipLevel,
+    User,
+)
+from members.states import PERK_STATUSES, MembershipKind, MembershipStatus
 from payments.models import Payment, Receipt
 from payments.money import Money
 
@@ -126,3 +133,22 @@ def yearly_statement(user: User, year: int) -> YearStatement | None:
     if not totals:
         return None
     return YearStatement(year=year, payments=payments, totals=totals)
+
+
+def billed_membership(user: User) -> Membership | None:
+    """The account's paid membership whose first payment went through and that has not
+    ended: the one the member can change, cancel or put a new card on."""
+    if not user.is_authenticated:
+        return None
+    return (
+        Membership.objects.filter(user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES)
+        .exclude(status=MembershipStatus.INCOMPLETE)
+        .select_related("level")
+        .first()
+    )
+
+
+def gift_for_page(public_id) -> GiftMembership | None:
+    return (
+        GiftMembership.objects.select_related("donation__donor").filter(public_id=public_id).first()
+    )

@@ -92,12 +92,6 @@ def level_for(amount: int, currency: str, interval: str) -> MembershipLevel | No
     return price.level if price else None
 
 
-def open_paid_membership(user: User) -> Membership | None:
-    return Membership.objects.filter(
-        user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES
-    ).first()
-
-
 @transaction.atomic
 def start_membership(
     *, user: User, amount: int, currency: str, interval: str, attribution: dict | None = None

@@ -39,7 +39,6 @@ def account(request: HttpRequest) -> HttpResponse:
         update_profile(request.user, display_name=form.cleaned_data["display_name"])
         messages.success(request, "Your details are saved.")
         return redirect("members:account")
-    current = services.open_paid_membership(request.user)
     return render(
         request,
         "members/account.html",
@@ -47,7 +46,7 @@ def account(request: HttpRequest) -> HttpResponse:
             "form": form,
             "payments": giving_history(request.user),
             "memberships": selectors.memberships_of(request.user),
-            "current": current if current and current.status != "incomplete" else None,
+            "current": selectors.billed_membership(request.user),
             "is_member": selectors.has_member_perks(request.user),
             "years": selectors.giving_years(request.user),
         },
@@ -61,7 +60,7 @@ def account(request: HttpRequest) -> HttpResponse:
 def join(request: HttpRequest) -> HttpResponse:
     initial = JoinForm.initial_from_link(request.GET, interval=request.GET.get("interval", "month"))
     form = JoinForm(initial=initial)
-    current = services.open_paid_membership(request.user) if request.user.is_authenticated else None
+    current = selectors.billed_membership(request.user)
     return render(
         request,
         "members/join.html",
@@ -146,8 +145,8 @@ def join_welcome(request: HttpRequest, public_id) -> HttpResponse:
 
 
 def _own_paid_membership(request: HttpRequest):
-    membership = services.open_paid_membership(request.user)
-    if membership is None or membership.status == "incomplete":
+    membership = selectors.billed_membership(request.user)
+    if membership is None:
         raise Http404
     return membership
 
