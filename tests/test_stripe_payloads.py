@@ -317,15 +317,8 @@ def test_gateway_reads_stripes_own_fixture_objects(resources):
     assert dispute.created == gateway.timestamp(1234567890)
 
 
-def needs_gateway(name: str):
-    """The reader of a membership object, once the gateway has it (memberships are new)."""
-    if not hasattr(gateway, name):
-        pytest.skip(f"payments.stripe_gateway has no {name}() yet")
-    return getattr(gateway, name)
-
-
 def test_gateway_reads_a_current_shape_invoice_its_subscription_and_paying_intent():
-    read = needs_gateway("invoice_from_object")
+    read = gateway.invoice_from_object
     built = payloads.invoice(
         customer="cus_9",
         subscription="sub_9",
@@ -352,7 +345,7 @@ def test_gateway_reads_a_current_shape_invoice_its_subscription_and_paying_inten
 
 
 def test_gateway_reads_a_current_shape_subscription_with_its_period_on_the_item():
-    read = needs_gateway("subscription_from_object")
+    read = gateway.subscription_from_object
     built = payloads.subscription(
         customer="cus_9",
         price="price_9",
@@ -384,8 +377,8 @@ def test_gateway_reads_a_current_shape_subscription_with_its_period_on_the_item(
 
 
 def test_gateway_reads_stripes_own_fixture_invoice_and_subscription(resources):
-    invoice = needs_gateway("invoice_from_object")(resources["invoice"])
-    subscription = needs_gateway("subscription_from_object")(resources["subscription"])
+    invoice = gateway.invoice_from_object(resources["invoice"])
+    subscription = gateway.subscription_from_object(resources["subscription"])
 
     assert (invoice.id, invoice.subscription_id, invoice.amount_due) == (
         "in_1Pgc6tB7WZ01zgkWu9fdqL6I",

@@ -223,11 +223,6 @@ def test_an_event_type_we_do_not_handle_is_stored_and_marked_ignored(client, tas
 def test_five_concurrent_deliveries_of_one_payment_make_one_event_one_payment_one_receipt(
     client, tasks, localstripe, live_server, mailoutbox
 ):
-    if connection.vendor == "sqlite" and connection.is_in_memory_db():
-        pytest.skip(
-            "the live server shares the test's one in-memory SQLite connection between its "
-            "request threads, so concurrent requests interleave one transaction; run on Postgres"
-        )
     give(client, amount="25", currency="EUR", email="crowd@example.org")
     donation = Donation.objects.get()
     intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
