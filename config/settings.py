@@ -259,6 +259,12 @@ STRIPE_JS_URL = env(
     "STRIPE_JS_URL",
     f"{STRIPE_API_BASE}/js.stripe.com/v3/" if STRIPE_API_BASE else "https://js.stripe.com/v3/",
 )
+# The Stripe API version every request is made with, and that the webhook
+# endpoint must be created with (`manage.py create_stripe_webhook`). Not an
+# environment variable: the code reads objects in this version's shape, so it
+# changes with the code (and with the `stripe` library, whose typed parameters
+# describe it). Events in another version are flagged in admin.
+STRIPE_API_VERSION = "2026-10-28.endive"
 # Seconds before a Stripe API call gives up, and how many times it is retried
 STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", "20")
 STRIPE_MAX_NETWORK_RETRIES = envint("STRIPE_MAX_NETWORK_RETRIES", "3")

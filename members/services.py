@@ -1,3 +1,4 @@
+import contextlib
 import logging
 from datetime import datetime
 
@@ -120,7 +121,10 @@ def start_membership(
         )
     if current is not None and current.stripe_subscription_id:
         # Its first payment never went through: that subscription is dropped, we start anew.
-        abandoned = gateway.cancel_subscription(current.stripe_subscription_id)
+        abandoned = gateway.cancel_subscription(
+            current.stripe_subscription_id,
+            idempotency_key=f"membership-{current.public_id}-end-{current.stripe_subscription_id}",
+        )
         apply_subscription(current, abandoned, as_of=_stripe_now())
         current = None
     donor = payments_services.get_or_create_donor(user.email, name=user.display_name, user=user)
@@ -139,6 +143,7 @@ def start_membership(
     setup = gateway.create_setup_intent(
         customer_id=payments_services.ensure_stripe_customer(donor),
         metadata={META_MEMBERSHIP: str(membership.public_id)},
+        usage="off_session",  # renewals charge it while the member is away
         idempotency_key=_setup_key(membership),
     )
     membership.stripe_setup_intent_id = setup.id
@@ -182,26 +187,57 @@ def confirm_membership(membership: Membership) -> PayOutcome:
             if subscription.status == "incomplete" and invoice.status == "open":
                 intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
                 if intent.status == "requires_payment_method":  # declined: try the new card
-                    gateway.pay_invoice(invoice.id, idempotency_key=f"{invoice.id}-{setup.id}")
+                    _pay_on_session(invoice, setup)
                     subscription = gateway.retrieve_subscription(subscription.id)
         else:
-            plan_id = gateway.ensure_plan(
-                amount=membership.amount,
-                currency=membership.currency,
-                interval=membership.interval,
-                product_name=f"{settings.ORGANIZATION_NAME} membership",
-            )
-            subscription = gateway.create_subscription(
-                customer_id=customer_id,
-                plan_id=plan_id,
-                metadata={META_MEMBERSHIP: str(membership.public_id)},
-                idempotency_key=f"membership-{membership.public_id}-subscribe",
-            )
+            subscription = _subscribe(membership, customer_id)
             membership.stripe_subscription_id = subscription.id
         apply_subscription(membership, subscription, as_of=_stripe_now())
         if membership.has_perks:
             return PayOutcome("succeeded")
         return _first_payment_outcome(membership, subscription)
+
+
+def _subscribe(membership: Membership, customer_id: str) -> gateway.SubscriptionInfo:
+    """The membership's subscription at its amount: created, or found again when an
+    earlier attempt reached Stripe but was never stored (a timeout, a rolled-back step).
+
+    A found one that is still unpaid but at another amount (the reader changed it
+    since) is canceled and a new one made; one already paid is kept as it is.
+    """
+    plan_id = gateway.ensure_plan(
+        amount=membership.amount,
+        currency=membership.currency,
+        interval=membership.interval,
+        product_name=f"{settings.ORGANIZATION_NAME} membership",
+    )
+    earlier = gateway.find_subscription(
+        customer_id=customer_id, metadata_key=META_MEMBERSHIP, value=str(membership.public_id)
+    )
+    if earlier is not None and (earlier.plan_id == plan_id or earlier.status != "incomplete"):
+        return earlier
+    if earlier is not None:
+        gateway.cancel_subscription(
+            earlier.id, idempotency_key=f"membership-{membership.public_id}-end-{earlier.id}"
+        )
+    return gateway.create_subscription(
+        customer_id=customer_id,
+        plan_id=plan_id,
+        metadata={META_MEMBERSHIP: str(membership.public_id)},
+        idempotency_key=f"membership-{membership.public_id}-subscribe",
+    )
+
+
+def _pay_on_session(invoice: gateway.InvoiceInfo, setup: gateway.SetupIntentInfo) -> None:
+    """Pay an open invoice with the card just saved, while the member is on the page.
+
+    Stripe answers a decline, and a bank that wants 3-D Secure, with a 402: the
+    invoice's PaymentIntent then says which, and the caller reads it from there.
+    """
+    with contextlib.suppress(gateway.CardDeclined):
+        gateway.pay_invoice(
+            invoice.id, off_session=False, idempotency_key=f"{invoice.id}-{setup.id}"
+        )
 
 
 def _first_payment_outcome(
@@ -217,6 +253,7 @@ def _first_payment_outcome(
     setup = gateway.create_setup_intent(
         customer_id=membership.donor.stripe_customer_id,
         metadata={META_MEMBERSHIP: str(membership.public_id)},
+        usage="off_session",  # renewals charge it while the member is away
         idempotency_key=_setup_key(membership),
     )
     membership.stripe_setup_intent_id = setup.id
@@ -388,30 +425,67 @@ def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Pay
     return payment
 
 
-@transaction.atomic
 def record_failed_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> None:
     """A renewal failed: past due (perks stay while Stripe retries); the member is told once.
 
     A first payment that fails leaves the membership incomplete (the join page shows why).
+    Stripe also reports a renewal that waits for 3-D Secure as failed: that member is
+    asked to confirm the payment instead (see `record_action_required_invoice`).
     """
+    _record_unpaid_invoice(invoice, as_of=as_of)
+
+
+def record_action_required_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> None:
+    """A renewal the bank wants the member to authenticate (3-D Secure): past due, perks
+    stay, and the member is asked once to confirm the payment, never told it failed.
+
+    Stripe sends `invoice.payment_failed` for the same attempt, in either order;
+    whichever comes first sends the one email, chosen from the invoice as Stripe has it.
+    """
+    _record_unpaid_invoice(invoice, as_of=as_of)
+
+
+def _unpaid_invoice_email(invoice: gateway.InvoiceInfo) -> str | None:
+    """Which email an unpaid renewal calls for, from Stripe's current state of the invoice:
+    "confirm_payment" while its PaymentIntent waits for 3-D Secure, "payment_failed" while
+    it is open otherwise, none once it is paid or void (the event came late)."""
+    if not invoice.subscription_id:
+        return None
+    current = gateway.retrieve_invoice(invoice.id)
+    if current.status != "open":
+        return None
+    if current.payment_intent_id:
+        intent = gateway.retrieve_payment_intent(current.payment_intent_id)
+        if intent.status == "requires_action":
+            return "confirm_payment"
+    return "payment_failed"
+
+
+def _record_unpaid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> None:
     from members.tasks import send_membership_email
 
-    membership = _membership_for_invoice(invoice)
-    if membership is None:
-        return
-    is_newest = membership.stripe_synced_at is None or as_of >= membership.stripe_synced_at
-    if is_newest and MEMBERSHIP.advance(membership, MembershipStatus.PAST_DUE):
-        membership.stripe_synced_at = as_of
-    if membership.last_failed_invoice_id != invoice.id and membership.status in (
-        MembershipStatus.PAST_DUE,
-        MembershipStatus.UNPAID,
-    ):
-        membership.last_failed_invoice_id = invoice.id
-        pk = membership.pk
-        transaction.on_commit(
-            lambda: send_membership_email.delay(pk, "payment_failed"), robust=True
-        )
-    membership.save()
+    email = _unpaid_invoice_email(invoice)  # read from Stripe before taking the lock
+    with transaction.atomic():
+        membership = _membership_for_invoice(invoice)
+        if membership is None:
+            return
+        is_newest = membership.stripe_synced_at is None or as_of >= membership.stripe_synced_at
+        if is_newest and MEMBERSHIP.advance(membership, MembershipStatus.PAST_DUE):
+            membership.stripe_synced_at = as_of
+        told = membership.last_failed_invoice_id == invoice.id  # one email per invoice
+        if (
+            email
+            and not told
+            and membership.status
+            in (
+                MembershipStatus.PAST_DUE,
+                MembershipStatus.UNPAID,
+            )
+        ):
+            membership.last_failed_invoice_id = invoice.id
+            pk = membership.pk
+            transaction.on_commit(lambda: send_membership_email.delay(pk, email), robust=True)
+        membership.save()
 
 
 # --- Self-service ---------------------------------------------------------------------
@@ -509,7 +583,11 @@ def end_membership_now(membership: Membership) -> Membership:
     if membership.kind == MembershipKind.PAID and membership.stripe_subscription_id:
         apply_subscription(
             membership,
-            gateway.cancel_subscription(membership.stripe_subscription_id),
+            gateway.cancel_subscription(
+                membership.stripe_subscription_id,
+                idempotency_key=f"membership-{membership.public_id}-end-"
+                f"{membership.stripe_subscription_id}",
+            ),
             as_of=_stripe_now(),
         )
     else:
@@ -528,6 +606,7 @@ def start_card_update(membership: Membership) -> str:
     setup = gateway.create_setup_intent(
         customer_id=payments_services.ensure_stripe_customer(membership.donor),
         metadata={META_MEMBERSHIP: str(membership.public_id)},
+        usage="off_session",  # renewals charge it while the member is away
         idempotency_key=_setup_key(membership),
     )
     membership.stripe_setup_intent_id = setup.id
@@ -536,8 +615,15 @@ def start_card_update(membership: Membership) -> str:
 
 
 @transaction.atomic
-def finish_card_update(membership: Membership) -> Membership:
-    """Renewals go to the new card; a past-due invoice is retried on it at once."""
+def finish_card_update(membership: Membership) -> PayOutcome:
+    """Renewals go to the new card; a past-due invoice is retried on it at once.
+
+    The member is on the page, so the invoice is paid on session: a bank that
+    wants 3-D Secure answers `requires_action` (for Stripe.js
+    `confirmCardPayment`), not a decline. Safe to call again after that: a paid
+    invoice is not paid twice, and each write's idempotency key names the card's
+    SetupIntent.
+    """
     membership = _locked(membership)
     _require_paid_and_live(membership)
     setup = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
@@ -548,20 +634,57 @@ def finish_card_update(membership: Membership) -> Membership:
         payment_method_id=setup.payment_method_id,
         idempotency_key=f"membership-{membership.public_id}-card-{setup.id}",
     )
-    if membership.status in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID):
-        subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
-        invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
-        if invoice.status == "open":
-            try:
-                gateway.pay_invoice(invoice.id, idempotency_key=f"{invoice.id}-{setup.id}")
-            except gateway.CardDeclined as exc:
-                raise MembershipRefused(exc.user_message, field="card") from exc
-        apply_subscription(
-            membership,
-            gateway.retrieve_subscription(membership.stripe_subscription_id),
-            as_of=_stripe_now(),
-        )
-    return membership
+    if membership.status not in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID):
+        return PayOutcome("succeeded")
+    subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+    if invoice.status == "open":
+        _pay_on_session(invoice, setup)
+        invoice = gateway.retrieve_invoice(invoice.id)
+    apply_subscription(
+        membership,
+        gateway.retrieve_subscription(membership.stripe_subscription_id),
+        as_of=_stripe_now(),
+    )
+    return _invoice_outcome(invoice)
+
+
+@transaction.atomic
+def confirm_renewal_payment(membership: Membership) -> PayOutcome:
+    """Where the renewal that waits for the member's 3-D Secure stands (the confirm page).
+
+    `requires_action` carries the PaymentIntent's client secret for Stripe.js
+    `confirmCardPayment`; asked again afterwards, `succeeded` once Stripe has the
+    payment (the membership is brought in line with Stripe at once; the ledger row
+    comes with the invoice's event), `failed` if the bank did not confirm it.
+    """
+    membership = _locked(membership)
+    _require_paid_and_live(membership)
+    subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    if not subscription.latest_invoice_id:
+        return PayOutcome("succeeded")
+    outcome = _invoice_outcome(
+        gateway.retrieve_invoice(subscription.latest_invoice_id),
+        failed="Your bank did not confirm the payment. "
+        "You can try again, or update your card to pay with another one.",
+    )
+    apply_subscription(membership, subscription, as_of=_stripe_now())
+    return outcome
+
+
+def _invoice_outcome(invoice: gateway.InvoiceInfo, *, failed: str | None = None) -> PayOutcome:
+    """What the member paying an invoice on the page does next, from its PaymentIntent.
+
+    `failed` replaces the bank's reason for a refusal (by default the decline's message).
+    """
+    if invoice.status != "open" or not invoice.payment_intent_id:
+        return PayOutcome("succeeded")  # paid (or no longer due): nothing left to do
+    intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+    if intent.status == "requires_action":
+        return PayOutcome("requires_action", client_secret=intent.client_secret)
+    if intent.status in ("processing", "succeeded"):
+        return PayOutcome("succeeded")
+    return PayOutcome("failed", message=failed or intent.error_message or "Your card was declined.")
 
 
 # --- Complimentary memberships ---------------------------------------------------------

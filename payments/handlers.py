@@ -8,6 +8,7 @@ statuses only forward (see states.py). Unknown types are stored and ignored.
 import logging
 import traceback
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
@@ -39,6 +40,11 @@ def payment_intent_payment_failed(event: StripeEvent) -> None:
         gifts.gift_payment_failed(intent.metadata[services.META_DONATION])
 
 
+def charge_updated(event: StripeEvent) -> None:
+    """Stripe settles a charge's fee after the payment succeeds (asynchronous capture)."""
+    services.record_charge_fee(gateway.charge_from_object(event.data_object))
+
+
 def charge_refunded(event: StripeEvent) -> None:
     charge = gateway.charge_from_object(event.data_object)
     payment = services.payment_for_charge(charge.id, charge.payment_intent_id)
@@ -57,7 +63,7 @@ def dispute_changed(event: StripeEvent) -> None:
     dispute = gateway.dispute_from_object(event.data_object)
     payment = services.payment_for_charge(dispute.charge_id, dispute.payment_intent_id)
     if payment is not None:
-        services.upsert_dispute(payment, dispute)
+        services.upsert_dispute(payment, dispute, as_of=event.stripe_created)
 
 
 def subscription_changed(event: StripeEvent) -> None:
@@ -78,9 +84,17 @@ def invoice_payment_failed(event: StripeEvent) -> None:
     )
 
 
+def invoice_payment_action_required(event: StripeEvent) -> None:
+    """A renewal waits for the member's 3-D Secure (Strong Customer Authentication)."""
+    members.record_action_required_invoice(
+        gateway.invoice_from_object(event.data_object), as_of=event.stripe_created
+    )
+
+
 HANDLERS = {
     "payment_intent.succeeded": payment_intent_succeeded,
     "payment_intent.payment_failed": payment_intent_payment_failed,
+    "charge.updated": charge_updated,
     "charge.refunded": charge_refunded,
     "charge.refund.updated": refund_changed,
     "refund.created": refund_changed,
@@ -99,40 +113,70 @@ HANDLERS = {
     "invoice.paid": invoice_paid,
     "invoice.payment_succeeded": invoice_paid,  # what older API versions (and localstripe) send
     "invoice.payment_failed": invoice_payment_failed,
+    "invoice.payment_action_required": invoice_payment_action_required,
 }
+
+
+def _reason_to_ignore(event: StripeEvent) -> str:
+    """Why an event is not ours to act on, or "" when it is."""
+    if event.type not in HANDLERS:
+        return f"We do not act on {event.type} events."
+    account = event.payload.get("account")
+    if account:
+        return f"A Connect event for another account ({account}), not ours."
+    test_key = settings.STRIPE_SECRET_KEY.startswith(("sk_test_", "rk_test_"))
+    if event.livemode and test_key:
+        return "A live-mode event, while this site uses a test-mode key."
+    if not event.livemode and not test_key:
+        return "A test-mode event, while this site uses a live-mode key."
+    return ""
+
+
+def _cause(exc: BaseException) -> str:
+    """What staff need to see: Stripe's own error for gateway errors (not the reader's
+    sentence), else the exception and what caused it."""
+    if isinstance(exc, gateway.GatewayError):
+        return exc.detail
+    text = "".join(traceback.format_exception_only(exc)).strip()
+    if exc.__cause__ is not None:
+        text += "\ncaused by " + "".join(traceback.format_exception_only(exc.__cause__)).strip()
+    return text
 
 
 def process_event(event_pk: int) -> str:
     """Run the handler for a stored event once; return the event's final status.
 
     Concurrent runs for the same event queue up on the row lock; the second
-    finds it processed and does nothing. A handler error is recorded on the
-    event (attempts, last error) and raised as EventFailed for a retry.
+    finds it processed and does nothing. An event that is not ours (a type we
+    do not handle, another account's, an object Stripe says we do not have)
+    ends as ignored with the reason. A handler error is recorded on the event
+    (attempts, the cause) and raised as EventFailed for a retry.
     """
     with transaction.atomic():
         event = StripeEvent.objects.select_for_update().get(pk=event_pk)
         if event.status in (EventStatus.PROCESSED, EventStatus.IGNORED):
             return event.status
-        handler = HANDLERS.get(event.type)
         event.attempts += 1
-        if handler is None:
-            EVENT.advance(event, EventStatus.IGNORED)
-            event.processed_at = timezone.now()
-            event.save()
-            return event.status
-        try:
-            with transaction.atomic():
-                handler(event)
-        except Exception as exc:
-            logger.exception("Stripe event %s (%s) failed", event.stripe_id, event.type)
+        reason = _reason_to_ignore(event)
+        failure = None
+        if not reason:
+            try:
+                with transaction.atomic():
+                    HANDLERS[event.type](event)
+            except gateway.ObjectNotFound as exc:
+                reason = f"Stripe has no such object for our account: {exc.detail}"
+            except Exception as exc:
+                logger.exception("Stripe event %s (%s) failed", event.stripe_id, event.type)
+                failure = exc
+        if failure is not None:
             EVENT.advance(event, EventStatus.FAILED)
-            event.last_error = "".join(traceback.format_exception_only(exc)).strip()[:2000]
-            event.save()
-            failure = exc
+            event.last_error = _cause(failure)[:2000]
         else:
-            EVENT.advance(event, EventStatus.PROCESSED)
+            EVENT.advance(event, EventStatus.IGNORED if reason else EventStatus.PROCESSED)
+            event.ignored_reason = reason[:500]
             event.processed_at = timezone.now()
             event.last_error = ""
-            event.save()
-            return event.status
-    raise EventFailed(f"{event.type} {event.stripe_id}: {failure}") from failure
+        event.save()
+    if failure is not None:
+        raise EventFailed(f"{event.type} {event.stripe_id}: {failure}") from failure
+    return event.status

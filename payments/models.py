@@ -190,8 +190,10 @@ class Payment(Attribution):
     donation = models.OneToOneField(
         Donation, null=True, blank=True, on_delete=models.PROTECT, related_name="payment"
     )
-    stripe_payment_intent_id = models.CharField(max_length=255, unique=True)
-    stripe_charge_id = models.CharField(max_length=255, unique=True)
+    # A card payment has a charge (and, but for old invoices, a PaymentIntent); an
+    # invoice marked paid outside Stripe (cheque, transfer) has only its invoice.
+    stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    stripe_charge_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_invoice_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     paid_at = models.DateTimeField(db_index=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -205,8 +207,15 @@ class Payment(Attribution):
                 name="payments_payment_refund_within_amount",
             ),
             models.CheckConstraint(
-                condition=~Q(stripe_payment_intent_id="") & ~Q(stripe_charge_id=""),
-                name="payments_payment_stripe_ids_present",
+                condition=~Q(stripe_payment_intent_id="")
+                & ~Q(stripe_charge_id="")
+                & ~Q(stripe_invoice_id=""),
+                name="payments_payment_stripe_ids_not_blank",
+            ),
+            models.CheckConstraint(
+                condition=Q(stripe_charge_id__isnull=False)
+                | (Q(stripe_invoice_id__isnull=False) & Q(stripe_payment_intent_id__isnull=True)),
+                name="payments_payment_charge_or_invoice",
             ),
         ]
         indexes = [
@@ -229,6 +238,11 @@ class Payment(Attribution):
     @property
     def refundable(self) -> int:
         return self.amount - self.amount_refunded
+
+    @property
+    def is_paid_outside_stripe(self) -> bool:
+        """An invoice marked paid by cheque or transfer: no card charge to refund."""
+        return self.stripe_charge_id is None
 
 
 class Refund(models.Model):
@@ -276,6 +290,11 @@ class Dispute(models.Model):
     status = models.CharField(max_length=30, choices=DisputeStatus.choices)
     opened_at = models.DateTimeField()
     closed_at = models.DateTimeField(null=True, blank=True)
+    status_as_of = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When Stripe sent the status held (older ones are ignored).",
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -302,7 +321,12 @@ class StripeEvent(models.Model):
         max_length=20, choices=EventStatus.choices, default=EventStatus.PENDING, db_index=True
     )
     attempts = models.PositiveIntegerField(default=0)
-    last_error = models.TextField(blank=True)
+    last_error = models.TextField(blank=True, help_text="The cause of the last failure.")
+    ignored_reason = models.CharField(
+        max_length=500,
+        blank=True,
+        help_text="Why it was not acted on (a type we do not handle, an object that is not ours).",
+    )
     received_at = models.DateTimeField(auto_now_add=True)
     processed_at = models.DateTimeField(null=True, blank=True)
 
@@ -316,6 +340,12 @@ class StripeEvent(models.Model):
     @property
     def data_object(self) -> dict:
         return self.payload["data"]["object"]
+
+    @property
+    def in_our_api_version(self) -> bool:
+        """False for an event rendered in another Stripe API version than the one we pin
+        (a webhook endpoint created with another version, or an old event listed again)."""
+        return self.api_version == settings.STRIPE_API_VERSION
 
 
 class Receipt(models.Model):

@@ -74,7 +74,9 @@ def compare_ledger_with_stripe(start: datetime, end: datetime) -> LedgerComparis
         stripe_ids.add(charge.id)
     ledger_totals = {
         row["currency"]: (row["charged"], row["refunded"])
-        for row in Payment.objects.filter(paid_at__gte=start, paid_at__lt=end)
+        for row in Payment.objects.filter(
+            paid_at__gte=start, paid_at__lt=end, stripe_charge_id__isnull=False
+        )  # invoices paid outside Stripe have no charge there
         .values("currency")
         .annotate(charged=Sum("amount"), refunded=Sum("amount_refunded"))
     }

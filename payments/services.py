@@ -8,7 +8,7 @@ Each function runs in one transaction. Stripe is reached only through
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -166,6 +166,7 @@ def _open_setup_intent(donation: Donation) -> gateway.SetupIntentInfo:
     return gateway.create_setup_intent(
         customer_id=ensure_stripe_customer(donation.donor),
         metadata={META_DONATION: str(donation.public_id), META_KIND: donation.kind},
+        usage="on_session",  # charged at once, while the reader is on the page
         idempotency_key=f"donation-{donation.public_id}-setup-{donation.attempts}",
     )
 
@@ -314,28 +315,61 @@ def record_invoice_payment(
     payment = Payment.objects.filter(stripe_invoice_id=invoice.id).first()
     if payment is not None:
         return payment
-    if not invoice.payment_intent_id:  # webhooks leave out the invoice's payments
+    if not invoice.payments_included:  # webhooks leave out the invoice's payments
         invoice = gateway.retrieve_invoice(invoice.id)
-    intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
-    charge = _charge_with_fee(intent, invoice.charge_id)
-    with transaction.atomic():
-        payment = Payment.objects.create(
-            donor=donor,
-            kind=PaymentKind.MEMBERSHIP,
-            amount=charge.amount,
-            currency=charge.currency,
-            fee=charge.fee,
-            net=charge.net,
-            stripe_payment_intent_id=intent.id,
-            stripe_charge_id=charge.id,
-            stripe_invoice_id=invoice.id,
-            paid_at=charge.created,
-            **(attribution or {}),
+    fields = {"donor": donor, "kind": PaymentKind.MEMBERSHIP, "stripe_invoice_id": invoice.id}
+    if invoice.payment_intent_id or invoice.charge_id:
+        intent = (
+            gateway.retrieve_payment_intent(invoice.payment_intent_id)
+            if invoice.payment_intent_id
+            else None
         )
+        charge = (
+            _charge_with_fee(intent, invoice.charge_id)
+            if intent
+            else gateway.retrieve_charge(invoice.charge_id)
+        )
+        fields |= {
+            "amount": charge.amount,
+            "currency": charge.currency,
+            "fee": charge.fee,
+            "net": charge.net,
+            "stripe_payment_intent_id": intent.id if intent else None,
+            "stripe_charge_id": charge.id,
+            "paid_at": charge.created,
+        }
+    else:  # marked paid outside Stripe (cheque, transfer): no card, no Stripe fee
+        charge = None
+        fields |= {
+            "amount": invoice.amount_paid,
+            "currency": invoice.currency,
+            "fee": 0,
+            "net": invoice.amount_paid,
+            "paid_at": invoice.paid_at or invoice.created,
+        }
+    with transaction.atomic():
+        payment = Payment.objects.create(**fields, **(attribution or {}))
         create_receipt(payment)
-        if charge.amount_refunded:  # its refund's event came first and found no row
+        if charge is not None and charge.amount_refunded:  # its refund's event came first
             sync_refunds_for_charge(payment)
     return payment
+
+
+def record_charge_fee(charge: gateway.ChargeInfo) -> None:
+    """Fill in Stripe's fee once its balance transaction exists (idempotent).
+
+    On current API versions a charge may succeed before its balance transaction
+    is created; `charge.updated` then brings the fee. A charge event that does
+    not carry the transaction expanded is read back from Stripe.
+    """
+    payment = Payment.objects.filter(stripe_charge_id=charge.id, fee__isnull=True).first()
+    if payment is None:
+        return  # not ours, already known, or not in the ledger yet (recorded with its fee then)
+    if charge.fee is None:
+        charge = gateway.retrieve_charge(charge.id)
+        if charge.fee is None:
+            return  # still settling: the next charge.updated brings it
+    Payment.objects.filter(pk=payment.pk, fee__isnull=True).update(fee=charge.fee, net=charge.net)
 
 
 def create_receipt(payment: Payment) -> Receipt:
@@ -401,6 +435,8 @@ def refund_payment(payment: Payment, *, amount: int, request_key: str, requested
             or 0
         )
         available = payment.amount - payment.amount_refunded - pending
+        if payment.is_paid_outside_stripe:
+            raise RefundRefused("This invoice was paid outside Stripe: refund it the same way.")
         if amount <= 0:
             raise RefundRefused("Enter an amount above zero.")
         if amount > available:
@@ -410,6 +446,7 @@ def refund_payment(payment: Payment, *, amount: int, request_key: str, requested
         try:
             info = gateway.create_refund(
                 payment_intent_id=payment.stripe_payment_intent_id,
+                charge_id=payment.stripe_charge_id,
                 amount=amount,
                 metadata={"patronage_payment": str(payment.pk)},
                 idempotency_key=f"refund-{request_key}",
@@ -468,7 +505,9 @@ def sync_refunds_for_charge(payment: Payment) -> None:
 # --- Disputes ------------------------------------------------------------------------
 
 
-def upsert_dispute(payment: Payment, info: gateway.DisputeInfo) -> Dispute:
+def upsert_dispute(payment: Payment, info: gateway.DisputeInfo, *, as_of: datetime) -> Dispute:
+    """Store Stripe's view of a dispute as of `as_of` (the event's time); an older
+    snapshot than the one held changes nothing, so a late event never undoes a newer one."""
     with transaction.atomic():
         dispute, created = Dispute.objects.select_for_update().get_or_create(
             stripe_dispute_id=info.id,
@@ -479,13 +518,17 @@ def upsert_dispute(payment: Payment, info: gateway.DisputeInfo) -> Dispute:
                 "reason": info.reason,
                 "status": info.status,
                 "opened_at": info.created,
+                "status_as_of": as_of,
             },
         )
-        if not created and DISPUTE.advance(dispute, info.status):
-            dispute.save()
-        if not dispute.is_open and dispute.closed_at is None:
+        is_newer = dispute.status_as_of is None or as_of >= dispute.status_as_of
+        if not created and is_newer and DISPUTE.advance(dispute, info.status):
+            dispute.status_as_of = as_of
+        if dispute.is_open:
+            dispute.closed_at = None  # an appeal reopens a lost dispute
+        elif dispute.closed_at is None:
             dispute.closed_at = timezone.now()
-            dispute.save(update_fields=["closed_at", "updated_at"])
+        dispute.save()
     return dispute
 
 
@@ -535,13 +578,27 @@ class ReconcileResult:
 
 def reconcile_events(*, since=None, stuck_after_minutes: int = 10) -> ReconcileResult:
     """Fetch Stripe's events since the last one we have, store the missing ones,
-    and requeue events left pending (a lost task) for longer than a few minutes."""
+    and requeue events left pending (a lost task) for longer than a few minutes.
+
+    Only the types we act on are listed. Stripe keeps events for 30 days: an
+    explicit `since` further back is refused (compare the ledger with Stripe's
+    charges instead); the automatic start is clamped to what Stripe still has.
+    """
+    from payments.handlers import HANDLERS
+
+    oldest_listed = timezone.now() - gateway.EVENT_RETENTION
     if since is None:
         latest = StripeEvent.objects.aggregate(latest=Max("stripe_created"))["latest"]
         overlap = timedelta(hours=1)
         since = (latest - overlap) if latest else timezone.now() - timedelta(days=3)
+        since = max(since, oldest_listed + timedelta(minutes=1))
+    elif since < oldest_listed:
+        raise ValueError(
+            f"Stripe lists events of the last {gateway.EVENT_RETENTION.days} days only; "
+            f"{since:%Y-%m-%d} is further back. Compare the ledger with Stripe's charges instead."
+        )
     seen = stored = 0
-    for event in gateway.list_events(created_since=since):
+    for event in gateway.list_events(created_since=since, types=HANDLERS):
         seen += 1
         stored += receive_event(event)[1]
     cutoff = timezone.now() - timedelta(minutes=stuck_after_minutes)

@@ -6,7 +6,11 @@ same status is a no-op, and a move backwards (a late "failed" after
 "succeeded") is refused, so the newest truth is never overwritten by an older one.
 """
 
+import logging
+
 from django.db import models
+
+logger = logging.getLogger(__name__)
 
 
 class DonationStatus(models.TextChoices):
@@ -40,6 +44,8 @@ class DisputeStatus(models.TextChoices):
     UNDER_REVIEW = "under_review", "Under review"
     WON = "won", "Won"
     LOST = "lost", "Lost"
+    APPEAL_NEEDS_RESPONSE = "appeal_needs_response", "Appeal: needs response"
+    APPEAL_UNDER_REVIEW = "appeal_under_review", "Appeal: under review"
     PREVENTED = "prevented", "Prevented"
 
 
@@ -67,15 +73,20 @@ class StateMachine:
         self.moves = moves
 
     def can_move(self, current: str, new: str) -> bool:
-        return current == new or new in self.moves[current]
+        return current == new or new in self.moves.get(current, ())
 
     def advance(self, obj: models.Model, new: str, field: str = "status") -> bool:
         """Set `obj.<field>` to `new` if the move is allowed; say whether it changed.
 
+        A refused move (backwards, or to a status this machine does not know,
+        such as one a newer Stripe API adds) changes nothing and is logged.
         Not saved: the caller saves inside its own transaction.
         """
         current = getattr(obj, field)
-        if current == new or not self.can_move(current, new):
+        if current == new:
+            return False
+        if not self.can_move(current, new):
+            logger.info("%s %s: refused move %s -> %s", type(obj).__name__, obj.pk, current, new)
             return False
         setattr(obj, field, new)
         return True
@@ -112,7 +123,12 @@ DISPUTE = StateMachine(
         S.NEEDS_RESPONSE: {S.UNDER_REVIEW, S.WON, S.LOST, S.PREVENTED},
         S.UNDER_REVIEW: {S.WON, S.LOST},
         S.WON: set(),
-        S.LOST: set(),
+        # A lost dispute may be appealed (API 2026-09-30 and later), and the appeal won or
+        # lost. Events are applied in Stripe's order (Dispute.status_as_of), so the loss
+        # after an appeal is not confused with the first one.
+        S.LOST: {S.APPEAL_NEEDS_RESPONSE, S.APPEAL_UNDER_REVIEW, S.WON},
+        S.APPEAL_NEEDS_RESPONSE: {S.APPEAL_UNDER_REVIEW, S.WON, S.LOST},
+        S.APPEAL_UNDER_REVIEW: {S.APPEAL_NEEDS_RESPONSE, S.WON, S.LOST},
         S.PREVENTED: set(),
     }
 )

@@ -11,11 +11,12 @@ localstripe answers with (`payment_intent.charges`, expanded `latest_charge`,
 `invoice.payment_intent`, ...). Point STRIPE_API_BASE at localstripe to run offline.
 """
 
+import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -32,12 +33,19 @@ GENERIC_MESSAGE = "Your payment could not be processed. You have not been charge
 
 
 class GatewayError(Exception):
-    """Stripe refused or could not be reached; `user_message` is safe to show a reader."""
+    """Stripe refused or could not be reached.
 
-    def __init__(self, user_message: str, *, payment_intent_id: str | None = None) -> None:
+    `user_message` is safe to show a reader; `detail` is the cause for staff and
+    logs (Stripe's error type, HTTP status, code and message).
+    """
+
+    def __init__(
+        self, user_message: str, *, payment_intent_id: str | None = None, detail: str = ""
+    ) -> None:
         super().__init__(user_message)
         self.user_message = user_message
         self.payment_intent_id = payment_intent_id
+        self.detail = detail or user_message
 
 
 class CardDeclined(GatewayError):
@@ -46,6 +54,16 @@ class CardDeclined(GatewayError):
 
 class GatewayUnavailable(GatewayError):
     """Stripe did not answer, or answered 5xx, even after retries."""
+
+
+class ObjectNotFound(GatewayError):
+    """Stripe has no such object for our account (404): deleted test data, another
+    account's (Connect) object, or one that was never ours."""
+
+
+class UnreadableObject(Exception):
+    """A Stripe object lacks a field this API version always has: it is in a shape
+    we cannot read (an old API version), so nothing is written from it."""
 
 
 class InvalidWebhook(Exception):
@@ -137,12 +155,14 @@ class InvoiceInfo:
     customer_id: str | None
     subscription_id: str | None
     payment_intent_id: str | None
-    charge_id: str | None
+    charge_id: str | None  # a charge made without a PaymentIntent
+    payments_included: bool  # False when the object came without its payments (webhooks)
     amount_paid: int
     amount_due: int
     currency: str
     billing_reason: str
     period_end: datetime | None  # end of the service period the invoice pays for
+    paid_at: datetime | None
     created: datetime
     subscription_metadata: dict[str, str] = field(default_factory=dict)
 
@@ -151,10 +171,13 @@ class InvoiceInfo:
 
 
 @cache
-def _client(secret_key: str, api_base: str, timeout: int, retries: int) -> stripe.StripeClient:
+def _client(
+    secret_key: str, api_base: str, api_version: str, timeout: int, retries: int
+) -> stripe.StripeClient:
     base_addresses = {"api": api_base} if api_base else {}
     return stripe.StripeClient(
         secret_key,
+        stripe_version=api_version,
         base_addresses=base_addresses,  # type: ignore[arg-type]
         max_network_retries=retries,
         http_client=stripe.RequestsClient(timeout=timeout),
@@ -166,9 +189,15 @@ def client() -> stripe.StripeClient:
     return _client(
         settings.STRIPE_SECRET_KEY,
         settings.STRIPE_API_BASE,
+        settings.STRIPE_API_VERSION,
         settings.STRIPE_TIMEOUT,
         settings.STRIPE_MAX_NETWORK_RETRIES,
     )
+
+
+def _detail(exc: stripe.StripeError) -> str:
+    code = getattr(exc, "code", None) or ""
+    return f"{type(exc).__name__} {exc.http_status or '-'} {code}: {exc.user_message or exc}"
 
 
 def _call(method, *args, **kwargs):
@@ -176,35 +205,56 @@ def _call(method, *args, **kwargs):
     try:
         return method(*args, **kwargs)
     except stripe.CardError as exc:
-        intent = (exc.error.payment_intent if exc.error else None) or {}
+        intent = exc.error.payment_intent if exc.error else None
         raise CardDeclined(
             exc.user_message or "Your card was declined.",
-            payment_intent_id=_get(intent, "id"),
+            payment_intent_id=_id(intent),
+            detail=_detail(exc),
         ) from exc
     except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
         logger.warning("Stripe unreachable: %s", exc)
-        raise GatewayUnavailable(UNAVAILABLE_MESSAGE) from exc
+        raise GatewayUnavailable(UNAVAILABLE_MESSAGE, detail=_detail(exc)) from exc
     except stripe.APIError as exc:
         logger.warning("Stripe server error: %s", exc)
-        raise GatewayUnavailable(UNAVAILABLE_MESSAGE) from exc
+        raise GatewayUnavailable(UNAVAILABLE_MESSAGE, detail=_detail(exc)) from exc
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            raise ObjectNotFound(GENERIC_MESSAGE, detail=_detail(exc)) from exc
+        logger.error("Stripe refused a request: %s", exc)
+        raise GatewayError(GENERIC_MESSAGE, detail=_detail(exc)) from exc
     except stripe.StripeError as exc:
         logger.error("Stripe refused a request: %s", exc)
-        raise GatewayError(GENERIC_MESSAGE) from exc
+        raise GatewayError(GENERIC_MESSAGE, detail=_detail(exc)) from exc
+
+
+def _write(method, *args, params: dict[str, Any] | None = None, idempotency_key: str):
+    """A Stripe write, with an idempotency key that can only ever go with these parameters.
+
+    The caller's key names the operation on our record (so a retry after a
+    timeout or a double click reaches Stripe with the same key and happens
+    once). A digest of the endpoint and parameters is appended: Stripe refuses
+    a key reused with other parameters for 24 hours, and with the digest a
+    changed request (another amount, a corrected name) is a new request
+    rather than a reader stuck behind an `idempotency_error`.
+    """
+    fingerprint = json.dumps(
+        [getattr(method, "__qualname__", repr(method)), args, params or {}],
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+    options = {"idempotency_key": f"{idempotency_key}-{digest}"}
+    if params is None:
+        return _call(method, *args, options=options)
+    return _call(method, *args, params=params, options=options)
 
 
 def _retrieve_or_none(method, object_id: str):
     """The object, or None when Stripe says it does not exist."""
     try:
         return _call(method, object_id)
-    except GatewayError as exc:
-        cause = exc.__cause__
-        if isinstance(cause, stripe.InvalidRequestError) and cause.http_status == 404:
-            return None
-        raise
-
-
-def _options(idempotency_key: str | None = None) -> dict[str, Any]:
-    return {"idempotency_key": idempotency_key} if idempotency_key else {}
+    except ObjectNotFound:
+        return None
 
 
 # --- Writes --------------------------------------------------------------------
@@ -212,27 +262,32 @@ def _options(idempotency_key: str | None = None) -> dict[str, Any]:
 
 def create_customer(*, email: str, name: str, idempotency_key: str) -> str:
     """Create a Stripe Customer and return its id."""
-    customer = _call(
+    customer = _write(
         client().v1.customers.create,
         params={"email": email, "name": name} if name else {"email": email},
-        options=_options(idempotency_key),
+        idempotency_key=idempotency_key,
     )
     return customer.id
 
 
 def create_setup_intent(
-    *, customer_id: str, metadata: dict[str, str], idempotency_key: str
+    *, customer_id: str, metadata: dict[str, str], usage: str, idempotency_key: str
 ) -> SetupIntentInfo:
-    """A SetupIntent the browser confirms with the card (Stripe.js `confirmCardSetup`)."""
-    intent = _call(
+    """A SetupIntent the browser confirms with the card (Stripe.js `confirmCardSetup`).
+
+    `usage` is "off_session" for a card that renewals will charge while the
+    member is away (so the bank authenticates it for that now), "on_session"
+    for a card charged while the reader is on the page.
+    """
+    intent = _write(
         client().v1.setup_intents.create,
         params={
             "customer": customer_id,
-            "usage": "on_session",
-            "payment_method_types": ["card"],
+            "usage": usage,
+            "allowed_payment_method_types": ["card"],
             "metadata": metadata,
         },
-        options=_options(idempotency_key),
+        idempotency_key=idempotency_key,
     )
     return _setup_intent(intent.to_dict())
 
@@ -255,27 +310,18 @@ def create_payment_intent(
     Raises CardDeclined when the card is refused. A 3-D Secure challenge comes
     back as status `requires_action`, for Stripe.js `confirmCardPayment`.
     """
-    intent = _call(
+    intent = _write(
         client().v1.payment_intents.create,
         params={
             "amount": amount,
             "currency": currency.lower(),
             "customer": customer_id,
             "payment_method": payment_method_id,
-            "payment_method_types": ["card"],
+            "allowed_payment_method_types": ["card"],
             "confirm": True,
             "metadata": metadata,
         },
-        options=_options(idempotency_key),
-    )
-    return intent_from_object(intent.to_dict())
-
-
-def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> IntentInfo:
-    intent = _call(
-        client().v1.payment_intents.cancel,
-        payment_intent_id,
-        options=_options(idempotency_key),
+        idempotency_key=idempotency_key,
     )
     return intent_from_object(intent.to_dict())
 
@@ -285,23 +331,37 @@ def plan_id_for(amount: int, currency: str, interval: str) -> str:
     return f"patronage-membership-{interval}-{currency.lower()}-{amount}"
 
 
+MAX_PLAN_REVISIONS = 20
+
+
 def ensure_plan(*, amount: int, currency: str, interval: str, product_name: str) -> str:
-    """The Plan for this price, created on first use (a Plan id is also a valid Price id)."""
-    plan_id = plan_id_for(amount, currency, interval)
-    if _retrieve_or_none(client().v1.plans.retrieve, plan_id) is not None:
-        return plan_id
-    _call(
-        client().v1.plans.create,
-        params={
-            "id": plan_id,
-            "amount": amount,
-            "currency": currency.lower(),
-            "interval": interval,
-            "product": {"name": product_name},
-        },
-        options=_options(f"plan-{plan_id}"),
-    )
-    return plan_id
+    """The active Plan for this price, created on first use (a Plan id is also a valid
+    Price id). A plan archived in Stripe's dashboard cannot take new subscriptions, so
+    the next revision of its id (`...-r2`, `-r3`) is used or created instead."""
+    base = plan_id_for(amount, currency, interval)
+    for revision in range(1, MAX_PLAN_REVISIONS + 1):
+        plan_id = base if revision == 1 else f"{base}-r{revision}"
+        plan = _retrieve_or_none(client().v1.plans.retrieve, plan_id)
+        if plan is None:
+            try:
+                plan = _write(
+                    client().v1.plans.create,
+                    params={
+                        "id": plan_id,
+                        "amount": amount,
+                        "currency": currency.lower(),
+                        "interval": interval,
+                        "product": {"name": product_name},
+                    },
+                    idempotency_key=f"plan-{plan_id}",
+                )
+            except GatewayError:  # created at the same moment by another request?
+                plan = _retrieve_or_none(client().v1.plans.retrieve, plan_id)
+                if plan is None:
+                    raise
+        if plan.to_dict().get("active", True):
+            return plan_id
+    raise GatewayError(GENERIC_MESSAGE, detail=f"every revision of plan {base} is archived")
 
 
 def set_default_payment_method(
@@ -310,17 +370,17 @@ def set_default_payment_method(
     """Attach the card to the customer (if not yet) and charge renewals to it."""
     method = _call(client().v1.payment_methods.retrieve, payment_method_id).to_dict()
     if _id(method.get("customer")) != customer_id:
-        _call(
+        _write(
             client().v1.payment_methods.attach,
             payment_method_id,
             params={"customer": customer_id},
-            options=_options(f"{idempotency_key}-attach"),
+            idempotency_key=f"{idempotency_key}-attach",
         )
-    _call(
+    _write(
         client().v1.customers.update,
         customer_id,
         params={"invoice_settings": {"default_payment_method": payment_method_id}},
-        options=_options(idempotency_key),
+        idempotency_key=idempotency_key,
     )
 
 
@@ -331,7 +391,7 @@ def create_subscription(
 
     Status `incomplete` means the bank wants 3-D Secure: see `invoice_payment_intent`.
     """
-    subscription = _call(
+    subscription = _write(
         client().v1.subscriptions.create,
         params={
             "customer": customer_id,
@@ -339,7 +399,7 @@ def create_subscription(
             "metadata": metadata,
             "payment_behavior": "allow_incomplete",
         },
-        options=_options(idempotency_key),
+        idempotency_key=idempotency_key,
     )
     return subscription_from_object(subscription.to_dict())
 
@@ -348,14 +408,14 @@ def change_subscription_plan(
     *, subscription_id: str, item_id: str, plan_id: str, idempotency_key: str
 ) -> SubscriptionInfo:
     """Move to another amount or interval from the next charge on (no proration)."""
-    subscription = _call(
+    subscription = _write(
         client().v1.subscriptions.update,
         subscription_id,
         params={
             "items": [{"id": item_id, "plan": plan_id}],
             "proration_behavior": "none",
         },
-        options=_options(idempotency_key),
+        idempotency_key=idempotency_key,
     )
     return subscription_from_object(subscription.to_dict())
 
@@ -363,34 +423,58 @@ def change_subscription_plan(
 def set_cancel_at_period_end(
     subscription_id: str, cancel: bool, *, idempotency_key: str
 ) -> SubscriptionInfo:
-    subscription = _call(
+    subscription = _write(
         client().v1.subscriptions.update,
         subscription_id,
         params={"cancel_at_period_end": cancel},
-        options=_options(idempotency_key),
+        idempotency_key=idempotency_key,
     )
     return subscription_from_object(subscription.to_dict())
 
 
-def cancel_subscription(subscription_id: str) -> SubscriptionInfo:
-    """End it now (staff action). Deleting twice is harmless: the second is a 404 we absorb."""
-    subscription = _call(client().v1.subscriptions.cancel, subscription_id)
+def cancel_subscription(subscription_id: str, *, idempotency_key: str) -> SubscriptionInfo:
+    """End it now. Ending one that has already ended reads it back instead."""
+    try:
+        subscription = _write(
+            client().v1.subscriptions.cancel, subscription_id, idempotency_key=idempotency_key
+        )
+    except GatewayError:
+        subscription = _call(client().v1.subscriptions.retrieve, subscription_id)
+        if subscription.to_dict().get("status") not in ("canceled", "incomplete_expired"):
+            raise
     return subscription_from_object(subscription.to_dict())
 
 
-def pay_invoice(invoice_id: str, *, idempotency_key: str) -> InvoiceInfo:
-    """Try an open invoice again now (after the member updated their card)."""
-    invoice = _call(client().v1.invoices.pay, invoice_id, options=_options(idempotency_key))
+def pay_invoice(invoice_id: str, *, off_session: bool, idempotency_key: str) -> InvoiceInfo:
+    """Try an open invoice again now (after the member updated their card).
+
+    `off_session=False` when the member is on the page: a bank that wants
+    3-D Secure then leaves the PaymentIntent `requires_action` for Stripe.js
+    instead of declining.
+    """
+    invoice = _write(
+        client().v1.invoices.pay,
+        invoice_id,
+        params={"off_session": off_session},
+        idempotency_key=idempotency_key,
+    )
     return invoice_from_object(invoice.to_dict())
 
 
 def create_refund(
-    *, payment_intent_id: str, amount: int, metadata: dict[str, str], idempotency_key: str
+    *,
+    payment_intent_id: str | None,
+    charge_id: str | None = None,
+    amount: int,
+    metadata: dict[str, str],
+    idempotency_key: str,
 ) -> RefundInfo:
-    refund = _call(
+    """Give back `amount` of a payment (by its PaymentIntent, or its charge if it has none)."""
+    target = {"payment_intent": payment_intent_id} if payment_intent_id else {"charge": charge_id}
+    refund = _write(
         client().v1.refunds.create,
-        params={"payment_intent": payment_intent_id, "amount": amount, "metadata": metadata},
-        options=_options(idempotency_key),
+        params={**target, "amount": amount, "metadata": metadata},
+        idempotency_key=idempotency_key,
     )
     return refund_from_object(refund.to_dict())
 
@@ -407,6 +491,19 @@ def retrieve_subscription(subscription_id: str) -> SubscriptionInfo:
     return subscription_from_object(
         _call(client().v1.subscriptions.retrieve, subscription_id).to_dict()
     )
+
+
+def find_subscription(
+    *, customer_id: str, metadata_key: str, value: str
+) -> SubscriptionInfo | None:
+    """The customer's live subscription whose metadata names our record (one made by a
+    request whose answer we never stored, say after a timeout), or None."""
+    page = _call(client().v1.subscriptions.list, params={"customer": customer_id, "limit": 100})
+    for subscription in page.auto_paging_iter():
+        subscription = subscription.to_dict()
+        if (subscription.get("metadata") or {}).get(metadata_key) == value:
+            return subscription_from_object(subscription)
+    return None
 
 
 def retrieve_invoice(invoice_id: str) -> InvoiceInfo:
@@ -449,14 +546,29 @@ def list_succeeded_charges(*, created_from: datetime, created_to: datetime) -> I
             yield charge_from_object(charge)
 
 
-def list_events(*, created_since: datetime) -> Iterator[dict]:
-    """Stripe's events created at or after `created_since`, as plain dicts."""
-    page = _call(
-        client().v1.events.list,
-        params={"created": {"gte": int(created_since.timestamp())}, "limit": 100},
-    )
-    for event in page.auto_paging_iter():
-        yield event.to_dict()
+# Stripe lists events of the last 30 days only, and at most 20 types per request.
+EVENT_RETENTION = timedelta(days=30)
+MAX_EVENT_TYPES_PER_LIST = 20
+
+
+def list_events(*, created_since: datetime, types: Iterable[str]) -> Iterator[dict]:
+    """Stripe's events of these types created at or after `created_since`, as plain dicts.
+
+    Each event comes in the API version it was created with, which may be older
+    than ours (the inbox flags that).
+    """
+    types = sorted(set(types))
+    for start in range(0, len(types), MAX_EVENT_TYPES_PER_LIST):
+        page = _call(
+            client().v1.events.list,
+            params={
+                "created": {"gte": int(created_since.timestamp())},
+                "types": types[start : start + MAX_EVENT_TYPES_PER_LIST],
+                "limit": 100,
+            },
+        )
+        for event in page.auto_paging_iter():
+            yield event.to_dict()
 
 
 # --- Webhooks ------------------------------------------------------------------
@@ -498,22 +610,31 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
 # --- Reading objects in either API shape --------------------------------------------
 
 
-def _get(obj: Any, key: str) -> Any:
-    return obj.get(key) if isinstance(obj, dict) else None
-
-
 def _id(value: Any) -> str | None:
-    """An id field that may also come expanded as an object."""
+    """An id field that may also come expanded (as a dict or a library object)."""
+    if isinstance(value, str):
+        return value or None
     if isinstance(value, dict):
         return value.get("id")
-    return value or None
+    return getattr(value, "id", None) if value is not None else None
 
 
 def timestamp(seconds: int) -> datetime:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
+def _required(obj: dict, *keys: str) -> None:
+    """Fail loudly on an object missing fields every object of this API version has."""
+    missing = [key for key in keys if key not in obj]
+    if missing:
+        raise UnreadableObject(
+            f"{obj.get('object') or 'object'} {obj.get('id')} lacks {', '.join(missing)}: "
+            f"not in the shape of API version {settings.STRIPE_API_VERSION}"
+        )
+
+
 def _setup_intent(obj: dict) -> SetupIntentInfo:
+    _required(obj, "id", "status")
     return SetupIntentInfo(
         id=obj["id"],
         client_secret=obj.get("client_secret") or "",
@@ -523,8 +644,9 @@ def _setup_intent(obj: dict) -> SetupIntentInfo:
 
 
 def intent_from_object(obj: dict) -> IntentInfo:
+    _required(obj, "id", "status", "amount", "currency")
     latest = obj.get("latest_charge")
-    if latest is None and isinstance(obj.get("charges"), dict):  # before 2022-11-15
+    if latest is None and isinstance(obj.get("charges"), dict):  # emulator: before 2022-11-15
         charges = obj["charges"].get("data") or []
         latest = charges[0] if charges else None
     error = obj.get("last_payment_error") or {}
@@ -543,6 +665,7 @@ def intent_from_object(obj: dict) -> IntentInfo:
 
 
 def charge_from_object(obj: dict) -> ChargeInfo:
+    _required(obj, "id", "amount", "currency", "created")
     transaction = obj.get("balance_transaction")
     billing = obj.get("billing_details") or {}
     has_fee = isinstance(transaction, dict) and transaction.get("fee") is not None
@@ -560,6 +683,7 @@ def charge_from_object(obj: dict) -> ChargeInfo:
 
 
 def refund_from_object(obj: dict) -> RefundInfo:
+    _required(obj, "id", "amount", "currency")
     return RefundInfo(
         id=obj["id"],
         charge_id=_id(obj.get("charge")),
@@ -579,7 +703,8 @@ def _first_item(obj: dict) -> dict:
 
 
 def subscription_from_object(obj: dict) -> SubscriptionInfo:
-    """A subscription in the current shape (period on the item, `price`) or the older one."""
+    """A subscription in the current shape (period on the item, `price`) or the emulator's."""
+    _required(obj, "id", "status", "created")
     item = _first_item(obj)
     price = item.get("price") or item.get("plan") or obj.get("plan") or {}
     recurring = price.get("recurring") or {}
@@ -606,16 +731,30 @@ def subscription_from_object(obj: dict) -> SubscriptionInfo:
     )
 
 
+def _invoice_payment(obj: dict) -> dict:
+    """The invoice payment that counts: the paid one, else the default, else the newest open.
+
+    Canceled attempts never count. Empty when the invoice's payments were not
+    included (webhooks leave them out: read the invoice back with them).
+    """
+    listed = (obj.get("payments") or {}).get("data") or []
+    candidates = [
+        (payment.get("status") == "paid", bool(payment.get("is_default")), position, payment)
+        for position, payment in enumerate(listed)
+        if payment.get("status") != "canceled"
+    ]
+    return max(candidates, key=lambda ranked: ranked[:3])[3] if candidates else {}
+
+
 def invoice_from_object(obj: dict) -> InvoiceInfo:
-    """An invoice in the current shape (`parent`, `payments`) or the older one."""
+    """An invoice in the current shape (`parent`, `payments`) or the emulator's older one."""
+    _required(obj, "id", "status", "amount_paid", "amount_due", "currency", "created")
     parent = obj.get("parent") or {}
     details = parent.get("subscription_details") or {}
-    payment_intent = obj.get("payment_intent")  # before 2025-03-31
-    payments = obj.get("payments")
-    for invoice_payment in (payments or {}).get("data") or []:
-        payment = invoice_payment.get("payment") or {}
-        if payment.get("payment_intent") and invoice_payment.get("status") != "canceled":
-            payment_intent = payment["payment_intent"]
+    payment = _invoice_payment(obj).get("payment") or {}
+    payment_intent = payment.get("payment_intent") or obj.get("payment_intent")  # emulator
+    charge = payment.get("charge") or obj.get("charge")  # emulator: before 2025-03-31
+    transitions = obj.get("status_transitions") or {}
     period_ends = [
         line["period"]["end"]
         for line in ((obj.get("lines") or {}).get("data") or [])
@@ -623,22 +762,25 @@ def invoice_from_object(obj: dict) -> InvoiceInfo:
     ]
     return InvoiceInfo(
         id=obj["id"],
-        status=obj.get("status") or "",
+        status=obj["status"] or "",
         customer_id=_id(obj.get("customer")),
         subscription_id=_id(details.get("subscription") or obj.get("subscription")),
         payment_intent_id=_id(payment_intent),
-        charge_id=_id(obj.get("charge")),
-        amount_paid=obj.get("amount_paid") or 0,
-        amount_due=obj.get("amount_due") or 0,
-        currency=(obj.get("currency") or "").upper(),
+        charge_id=_id(charge),
+        payments_included=isinstance(obj.get("payments"), dict),
+        amount_paid=obj["amount_paid"] or 0,
+        amount_due=obj["amount_due"] or 0,
+        currency=(obj["currency"] or "").upper(),
         billing_reason=obj.get("billing_reason") or "",
         period_end=timestamp(max(period_ends)) if period_ends else None,
-        created=timestamp(obj.get("created") or obj.get("date")),
+        paid_at=timestamp(transitions["paid_at"]) if transitions.get("paid_at") else None,
+        created=timestamp(obj["created"]),
         subscription_metadata=dict(details.get("metadata") or {}),
     )
 
 
 def dispute_from_object(obj: dict) -> DisputeInfo:
+    _required(obj, "id", "status", "amount", "currency", "created")
     return DisputeInfo(
         id=obj["id"],
         charge_id=_id(obj.get("charge")),

@@ -37,7 +37,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, since: str | None = None, compare=None, **options) -> None:
         start = _moment(since, "--since") if since else None
-        result = reconcile_events(since=start)
+        try:
+            result = reconcile_events(since=start)
+        except ValueError as exc:
+            raise CommandError(str(exc)) from exc
         self.stdout.write(
             f"Stripe events seen: {result.seen}; newly stored: {result.stored}; "
             f"requeued: {result.requeued}"
