@@ -3,6 +3,7 @@
 import uuid
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -272,6 +273,23 @@ class ReceiptAdmin(ReadOnlyAdmin):
     search_fields = ["number", "email"]
 
 
+class ApiVersionFilter(admin.SimpleListFilter):
+    """Events in another Stripe API version than ours are read, but staff should know."""
+
+    title = "API version"
+    parameter_name = "api_version"
+
+    def lookups(self, request, model_admin):
+        return [("ours", f"Ours ({settings.STRIPE_API_VERSION})"), ("other", "Another version")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "ours":
+            return queryset.filter(api_version=settings.STRIPE_API_VERSION)
+        if self.value() == "other":
+            return queryset.exclude(api_version=settings.STRIPE_API_VERSION)
+        return queryset
+
+
 @admin.register(StripeEvent)
 class StripeEventAdmin(ReadOnlyAdmin):
     """The webhook inbox: every event Stripe sent, and what became of it."""
@@ -283,9 +301,10 @@ class StripeEventAdmin(ReadOnlyAdmin):
         "received_at",
         "processed_at",
         "attempts",
+        "version_flag",
         "short_error",
     ]
-    list_filter = ["status", "type"]
+    list_filter = ["status", ApiVersionFilter, "type"]
     search_fields = ["stripe_id", "type"]
     date_hierarchy = "received_at"
     show_full_result_count = False
@@ -296,6 +315,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
         "status",
         "attempts",
         "last_error",
+        "ignored_reason",
         "stripe_created",
         "received_at",
         "processed_at",
@@ -304,9 +324,20 @@ class StripeEventAdmin(ReadOnlyAdmin):
         "payload",
     ]
 
-    @admin.display(description="Last error")
+    @admin.display(description="Error or reason ignored")
     def short_error(self, obj: StripeEvent) -> str:
-        return obj.last_error.splitlines()[-1][:120] if obj.last_error else ""
+        text = obj.last_error or obj.ignored_reason
+        return text.splitlines()[0][:120] if text else ""
+
+    @admin.display(description="API version")
+    def version_flag(self, obj: StripeEvent) -> str:
+        if obj.in_our_api_version:
+            return ""
+        return format_html(
+            '<strong style="color:#a4262c" title="We pin {}">{}</strong>',
+            settings.STRIPE_API_VERSION,
+            obj.api_version or "unknown",
+        )
 
     @admin.action(description="Process again")
     def process_again(self, request: HttpRequest, queryset) -> None:

@@ -479,6 +479,22 @@ def create_refund(
     return refund_from_object(refund.to_dict())
 
 
+def create_webhook_endpoint(*, url: str, events: Iterable[str]) -> tuple[str, str]:
+    """Register our webhook endpoint with Stripe, in our API version and for the event
+    types we act on. Returns its id and signing secret (shown by Stripe only now)."""
+    endpoint = _write(
+        client().v1.webhook_endpoints.create,
+        params={
+            "url": url,
+            "enabled_events": sorted(set(events)),
+            "api_version": settings.STRIPE_API_VERSION,
+            "description": "Patronage",
+        },
+        idempotency_key=f"webhook-endpoint-{url}",
+    ).to_dict()
+    return endpoint["id"], endpoint.get("secret") or ""
+
+
 # --- Reads ---------------------------------------------------------------------
 
 
