@@ -308,6 +308,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "payments.tasks.reconcile_stripe_events",
         "schedule": envint("RECONCILE_EVERY_SECONDS", "900"),
     },
+    # Send receipts and refund notices still unsent a few minutes after they were due.
+    "send-unsent-emails": {
+        "task": "payments.tasks.send_unsent_emails",
+        "schedule": 300,
+    },
     # End comp and gift memberships whose time is up.
     "end-expired-memberships": {
         "task": "members.tasks.end_expired_memberships",

@@ -1,14 +1,19 @@
 """Receipts and refund notices: rendered from templates, sent once, resendable by staff."""
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
+from django.db.models import F, Q, Value
+from django.db.models.functions import Coalesce
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
 from payments.models import Receipt, Refund
 from payments.money import Money
+from payments.states import RefundStatus
 
 
 def organization() -> dict[str, str]:
@@ -31,52 +36,77 @@ def send_templated(template: str, subject: str, to: str, context: dict) -> None:
     message.send()
 
 
+# A claim older than this is a sender that died (between claiming and sending, or
+# before recording that it sent): the sweeper may claim the email again.
+CLAIM_TIMEOUT = timedelta(minutes=10)
+
+
+def _claimed(model, pk: int, claim_field: str, sent_field: str, *, again: bool) -> bool:
+    """Claim one email for this sender, in its own short transaction (exactly-once).
+
+    Only the email's own row is locked (see the lock order in payments.services).
+    Refused when it was sent already (unless `again`, a staff resend), or when
+    another sender holds a claim younger than CLAIM_TIMEOUT.
+    """
+    now = timezone.now()
+    with transaction.atomic():
+        row = model.objects.select_for_update(of=("self",)).get(pk=pk)
+        claimed_at = getattr(row, claim_field)
+        if getattr(row, sent_field) is not None and not again:
+            return False
+        if claimed_at is not None and claimed_at > now - CLAIM_TIMEOUT:
+            return False
+        setattr(row, claim_field, now)
+        row.save(update_fields=[claim_field])
+    return True
+
+
 def send_receipt(payment_pk: int, *, resend: bool = False) -> bool:
     """Email the receipt of a ledger row once (or again when staff resend it).
 
-    The row lock makes concurrent runs queue; the second sees `sent_at` and stops.
+    The claim is recorded before sending and the result after, each in its own
+    short transaction, so no lock is held while the mail server is slow, two
+    senders never both send, and a sender that died after claiming leaves the
+    receipt to the sweeper (`send_unsent_emails`) once its claim is stale.
     """
-    with transaction.atomic():
-        receipt = (
-            Receipt.objects.select_for_update()
-            .select_related("payment__donor")
-            .get(payment_id=payment_pk)
-        )
-        if receipt.sent_at is not None and not resend:
-            return False
-        payment = receipt.payment
-        donor = payment.donor
-        context = {
-            "receipt": receipt,
-            "payment": payment,
-            "amount": Money(payment.amount, payment.currency),
-            "donor_name": donor.name,
-            "history_url": settings.SITE_URL + reverse("members:account")
-            if donor.user_id
-            else None,
-        }
+    receipt = Receipt.objects.select_related("payment__donor").get(payment_id=payment_pk)
+    if not _claimed(Receipt, receipt.pk, "claimed_at", "sent_at", again=resend):
+        return False
+    payment = receipt.payment
+    donor = payment.donor
+    try:
         send_templated(
             "payments/email/receipt",
             f"Your receipt from {settings.ORGANIZATION_NAME} ({receipt.number})",
             receipt.email,
-            context,
+            {
+                "receipt": receipt,
+                "payment": payment,
+                "amount": Money(payment.amount, payment.currency),
+                "donor_name": donor.name,
+                "history_url": settings.SITE_URL + reverse("members:account")
+                if donor.user_id
+                else None,
+            },
         )
-        receipt.sent_at = receipt.sent_at or timezone.now()
-        receipt.times_sent += 1
-        receipt.save(update_fields=["sent_at", "times_sent"])
+    except Exception:
+        Receipt.objects.filter(pk=receipt.pk).update(claimed_at=None)  # not sent: free it
+        raise
+    Receipt.objects.filter(pk=receipt.pk).update(
+        sent_at=Coalesce("sent_at", Value(timezone.now())),
+        times_sent=F("times_sent") + 1,
+        claimed_at=None,
+    )
     return True
 
 
 def send_refund_notice(refund_pk: int) -> bool:
-    with transaction.atomic():
-        refund = (
-            Refund.objects.select_for_update(of=("self",))
-            .select_related("payment__donor", "payment__receipt")
-            .get(pk=refund_pk)
-        )
-        if refund.notice_sent_at is not None:
-            return False
-        payment = refund.payment
+    """Tell the donor once that a refund went through (claimed like a receipt)."""
+    refund = Refund.objects.select_related("payment__donor", "payment__receipt").get(pk=refund_pk)
+    if not _claimed(Refund, refund.pk, "notice_claimed_at", "notice_sent_at", again=False):
+        return False
+    payment = refund.payment
+    try:
         send_templated(
             "payments/email/refund_notice",
             f"Your refund from {settings.ORGANIZATION_NAME}",
@@ -90,6 +120,27 @@ def send_refund_notice(refund_pk: int) -> bool:
                 "donor_name": payment.donor.name,
             },
         )
-        refund.notice_sent_at = timezone.now()
-        refund.save(update_fields=["notice_sent_at"])
+    except Exception:
+        Refund.objects.filter(pk=refund.pk).update(notice_claimed_at=None)
+        raise
+    Refund.objects.filter(pk=refund.pk).update(
+        notice_sent_at=timezone.now(), notice_claimed_at=None
+    )
     return True
+
+
+def unsent_email_ids(*, older_than: timedelta) -> tuple[list[int], list[int]]:
+    """Receipts (by payment) and refund notices that should have gone out by now and
+    have not, with no live claim on them: what the sweeper sends."""
+    now = timezone.now()
+    free = Q(claimed_at__isnull=True) | Q(claimed_at__lt=now - CLAIM_TIMEOUT)
+    receipts = Receipt.objects.filter(
+        free, sent_at__isnull=True, created_at__lt=now - older_than
+    ).values_list("payment_id", flat=True)
+    notices = Refund.objects.filter(
+        Q(notice_claimed_at__isnull=True) | Q(notice_claimed_at__lt=now - CLAIM_TIMEOUT),
+        status=RefundStatus.SUCCEEDED,
+        notice_sent_at__isnull=True,
+        updated_at__lt=now - older_than,
+    ).values_list("pk", flat=True)
+    return list(receipts), list(notices)

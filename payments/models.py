@@ -263,6 +263,9 @@ class Refund(models.Model):
         help_text="Staff member who asked for it from admin, if any.",
     )
     notice_sent_at = models.DateTimeField(null=True, blank=True)
+    notice_claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="A sender took the notice to send it (exactly once)."
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -355,8 +358,20 @@ class Receipt(models.Model):
     number = models.CharField(max_length=30, unique=True)
     email = models.EmailField()
     sent_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(
+        null=True, blank=True, help_text="A sender took it to send it (exactly once)."
+    )
     times_sent = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(
+                fields=["created_at"],
+                condition=Q(sent_at__isnull=True),
+                name="payments_receipt_unsent",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"Receipt {self.number}"

@@ -3,6 +3,17 @@
 Each function runs in one transaction. Stripe is reached only through
 `stripe_gateway`; its idempotency keys are derived from our own records
 (never from a database id that a rolled-back transaction could hand out twice).
+
+Lock order. Every service, handler and task of the money core takes row locks
+in this one order, and locks only the rows it changes
+(`select_for_update(of=("self",))`, never a joined chain), so two of them can
+never wait on each other in a circle:
+
+    Stripe event → membership → gift membership → donor → donation
+        → payment → refund → dispute → receipt
+
+Receipts and refund notices are claimed in a transaction of their own (see
+`payments.emails`), so nothing is locked while an email is sent.
 """
 
 import hashlib
@@ -180,7 +191,9 @@ def pay_donation(public_id) -> PayOutcome:
     """
     with transaction.atomic():
         donation = (
-            Donation.objects.select_for_update().select_related("donor").get(public_id=public_id)
+            Donation.objects.select_for_update(of=("self",))
+            .select_related("donor")
+            .get(public_id=public_id)
         )
         if donation.status == DonationStatus.SUCCEEDED:
             return PayOutcome("succeeded")
@@ -271,7 +284,7 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
         return None
     with transaction.atomic():
         donation = (
-            Donation.objects.select_for_update()
+            Donation.objects.select_for_update(of=("self",))
             .select_related("donor")
             .filter(public_id=intent.metadata[META_DONATION])
             .first()
@@ -427,7 +440,7 @@ def refund_payment(payment: Payment, *, amount: int, request_key: str, requested
     refunds once.
     """
     with transaction.atomic():
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        payment = Payment.objects.select_for_update(of=("self",)).get(pk=payment.pk)
         pending = (
             payment.refunds.filter(
                 status__in=[RefundStatus.PENDING, RefundStatus.REQUIRES_ACTION]
@@ -460,7 +473,11 @@ def refund_payment(payment: Payment, *, amount: int, request_key: str, requested
 def upsert_refund(payment: Payment, info: gateway.RefundInfo, *, requested_by=None) -> Refund:
     """Store Stripe's view of a refund, move its status forward only, update the total."""
     with transaction.atomic():
-        refund = Refund.objects.select_for_update().filter(stripe_refund_id=info.id).first()
+        # The lock order: the payment (whose total changes) before its refund.
+        Payment.objects.select_for_update(of=("self",)).filter(pk=payment.pk).first()
+        refund = (
+            Refund.objects.select_for_update(of=("self",)).filter(stripe_refund_id=info.id).first()
+        )
         if refund is None:
             try:
                 with transaction.atomic():
@@ -474,7 +491,9 @@ def upsert_refund(payment: Payment, info: gateway.RefundInfo, *, requested_by=No
                         requested_by=requested_by,
                     )
             except IntegrityError:  # recorded concurrently (webhook vs admin)
-                refund = Refund.objects.select_for_update().get(stripe_refund_id=info.id)
+                refund = Refund.objects.select_for_update(of=("self",)).get(
+                    stripe_refund_id=info.id
+                )
         if REFUND.advance(refund, info.status):
             refund.save()
         _recount_refunds(payment)
@@ -509,7 +528,7 @@ def upsert_dispute(payment: Payment, info: gateway.DisputeInfo, *, as_of: dateti
     """Store Stripe's view of a dispute as of `as_of` (the event's time); an older
     snapshot than the one held changes nothing, so a late event never undoes a newer one."""
     with transaction.atomic():
-        dispute, created = Dispute.objects.select_for_update().get_or_create(
+        dispute, created = Dispute.objects.select_for_update(of=("self",)).get_or_create(
             stripe_dispute_id=info.id,
             defaults={
                 "payment": payment,

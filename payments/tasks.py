@@ -1,6 +1,9 @@
 """Thin Celery tasks: take ids, call services. All idempotent: safe to run twice."""
 
+from datetime import timedelta
+
 from celery import shared_task
+from django.db import InterfaceError, OperationalError
 
 from payments import emails, handlers, services
 
@@ -14,14 +17,39 @@ def process_stripe_event(self, event_pk: int) -> str:
         raise self.retry(exc=exc, countdown=min(10 * 2**self.request.retries, 3600)) from exc
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+# What a sender may meet and outlive: a mail server down or refusing (SMTPException
+# is an OSError), a deadlock or serialization failure (OperationalError), a lost
+# database connection (InterfaceError). Retried with backoff; whatever is still
+# unsent after that is picked up by `send_unsent_emails`.
+TRANSIENT = (OSError, OperationalError, InterfaceError)
+EMAIL_RETRIES = {
+    "autoretry_for": TRANSIENT,
+    "retry_backoff": 5,
+    "retry_backoff_max": 600,
+    "max_retries": 8,
+}
+
+
+@shared_task(**EMAIL_RETRIES)
 def send_receipt(payment_pk: int, resend: bool = False) -> bool:
     return emails.send_receipt(payment_pk, resend=resend)
 
 
-@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+@shared_task(**EMAIL_RETRIES)
 def send_refund_notice(refund_pk: int) -> bool:
     return emails.send_refund_notice(refund_pk)
+
+
+@shared_task
+def send_unsent_emails(older_than_minutes: int = 3) -> dict[str, int]:
+    """Beat: send every receipt and refund notice still unsent a few minutes after it
+    was due (its task lost, or out of retries). Claims keep it exactly-once."""
+    receipts, notices = emails.unsent_email_ids(older_than=timedelta(minutes=older_than_minutes))
+    for payment_pk in receipts:
+        send_receipt.delay(payment_pk)
+    for refund_pk in notices:
+        send_refund_notice.delay(refund_pk)
+    return {"receipts": len(receipts), "refund_notices": len(notices)}
 
 
 @shared_task

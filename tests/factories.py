@@ -4,6 +4,8 @@ from django.utils import timezone
 
 from content.models import Article
 from members.models import User
+from payments.models import Donor, Payment
+from payments.states import PaymentKind
 
 PASSWORD = "correct horse battery staple"
 
@@ -33,3 +35,28 @@ class ArticleFactory(factory.django.DjangoModelFactory):
     title = factory.Faker("sentence")
     url = factory.LazyAttribute(lambda a: f"https://news.example.org/{a.slug}/")
     published_at = factory.LazyFunction(timezone.now)
+
+
+class DonorFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Donor
+
+    email = factory.Sequence(lambda n: f"donor{n}@example.org")
+    name = factory.Faker("name")
+
+
+class PaymentFactory(factory.django.DjangoModelFactory):
+    """A ledger row for a card payment, as a paid one-time gift leaves it."""
+
+    class Meta:
+        model = Payment
+
+    donor = factory.SubFactory(DonorFactory)
+    kind = PaymentKind.ONE_TIME
+    amount = 2500
+    currency = "EUR"
+    fee = 88
+    net = factory.LazyAttribute(lambda p: p.amount - p.fee)
+    stripe_payment_intent_id = factory.Sequence(lambda n: f"pi_factory{n}")
+    stripe_charge_id = factory.Sequence(lambda n: f"ch_factory{n}")
+    paid_at = factory.LazyFunction(timezone.now)

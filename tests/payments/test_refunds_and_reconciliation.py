@@ -160,3 +160,62 @@ def test_comparing_the_ledger_with_stripe_finds_a_missed_charge_until_it_is_reco
 
     assert "The ledger matches Stripe." in report.getvalue()
     assert compare_ledger_with_stripe(start, end).matches
+
+
+# --- The command line, as its help shows it ----------------------------------------------
+
+
+def _today() -> str:
+    return timezone.localdate().isoformat()
+
+
+def _help() -> str:
+    from payments.management.commands.reconcile_stripe import Command
+
+    return Command().create_parser("manage.py", "reconcile_stripe").format_help()
+
+
+def test_the_help_shows_plain_dates_for_since_and_compare():
+    help_text = " ".join(_help().split())
+    assert "e.g. 2026-11-01 or 2026-11-01T09:00" in help_text
+    assert "--compare 2026-11-01 2026-12-01" in help_text
+
+
+@pytest.mark.parametrize(
+    "since",
+    [
+        pytest.param(lambda: _today(), id="plain date"),
+        pytest.param(lambda: f"{_today()}T00:30", id="naive date-time"),
+        pytest.param(lambda: f"{_today()}T00:30+01:00", id="date-time with offset"),
+        pytest.param(lambda: f"{_today()}T00:30:00Z", id="UTC date-time"),
+    ],
+)
+def test_reconcile_accepts_since_as_a_date_or_date_time_with_or_without_a_zone(
+    db, localstripe, since
+):
+    report = io.StringIO()
+    call_command("reconcile_stripe", "--since", since(), stdout=report)
+    assert "Stripe events seen:" in report.getvalue()
+
+
+def test_compare_accepts_plain_dates_read_in_the_site_time_zone(db, localstripe, settings):
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    report = io.StringIO()
+
+    call_command("reconcile_stripe", "--compare", _today(), tomorrow, stdout=report)
+
+    assert "The ledger matches Stripe." in report.getvalue()
+
+
+def test_a_naive_date_is_midnight_in_the_site_time_zone(settings):
+    from payments.management.commands.reconcile_stripe import _moment
+
+    settings.TIME_ZONE = "Europe/Kyiv"
+    with timezone.override("Europe/Kyiv"):
+        moment = _moment("2026-11-25", "--since")
+    assert moment.isoformat() == "2026-11-25T00:00:00+02:00"
+
+
+def test_a_date_that_is_not_one_is_refused_with_the_accepted_forms(db):
+    with pytest.raises(CommandError, match="2026-11-25T14:30"):
+        call_command("reconcile_stripe", "--since", "25/11/2026")

@@ -11,11 +11,15 @@ from payments.services import reconcile_events
 
 
 def _moment(value: str, option: str) -> datetime:
+    """A date (midnight) or date-time, with or without a zone; naive ones are in TIME_ZONE."""
     try:
-        moment = datetime.fromisoformat(value)
+        moment = datetime.fromisoformat(value.strip())
     except ValueError as exc:
-        raise CommandError(f"{option} {value!r} is not an ISO date") from exc
-    return timezone.make_aware(moment, timezone.utc) if timezone.is_naive(moment) else moment
+        raise CommandError(
+            f"{option} {value!r} is not a date (2026-11-25) or date-time "
+            "(2026-11-25T14:30, 2026-11-25T14:30+01:00)"
+        ) from exc
+    return timezone.make_aware(moment) if timezone.is_naive(moment) else moment
 
 
 class Command(BaseCommand):
@@ -26,13 +30,16 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser) -> None:
         parser.add_argument(
-            "--since", help="ISO date or datetime to list events from, e.g. 2026-11-01"
+            "--since",
+            help="date or date-time to list events from, e.g. 2026-11-01 or 2026-11-01T09:00 "
+            "(no zone: TIME_ZONE)",
         )
         parser.add_argument(
             "--compare",
             nargs=2,
             metavar=("FROM", "TO"),
-            help="ISO dates: compare charges and refunds in [FROM, TO) with Stripe's",
+            help="dates or date-times: compare charges and refunds in [FROM, TO) with Stripe's, "
+            "e.g. --compare 2026-11-01 2026-12-01",
         )
 
     def handle(self, *args, since: str | None = None, compare=None, **options) -> None:
