@@ -10,6 +10,8 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
 from payments import services
@@ -267,10 +269,34 @@ class DisputeAdmin(ReadOnlyAdmin):
         return str(Money(obj.amount, obj.currency))
 
 
+class ReceiptSentFilter(admin.SimpleListFilter):
+    """Receipts not sent yet: normally none older than a few minutes (the sweeper's job)."""
+
+    title = "sent"
+    parameter_name = "sent"
+
+    def lookups(self, request, model_admin):
+        return [("no", "Not sent yet"), ("yes", "Sent")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "no":
+            return queryset.filter(sent_at__isnull=True)
+        if self.value() == "yes":
+            return queryset.filter(sent_at__isnull=False)
+        return queryset
+
+
 @admin.register(Receipt)
 class ReceiptAdmin(ReadOnlyAdmin):
-    list_display = ["number", "email", "sent_at", "times_sent"]
+    list_display = ["number", "email", "created_at", "sent_display", "times_sent"]
+    list_filter = [ReceiptSentFilter]
     search_fields = ["number", "email"]
+
+    @admin.display(description="Sent", ordering="sent_at")
+    def sent_display(self, obj: Receipt) -> str:
+        if obj.sent_at:
+            return date_format(timezone.localtime(obj.sent_at), "DATETIME_FORMAT")
+        return format_html('<strong style="color:#a4262c">{}</strong>', "NOT SENT")
 
 
 class ApiVersionFilter(admin.SimpleListFilter):

@@ -205,3 +205,18 @@ def test_sending_a_receipt_locks_only_the_receipt(unsent, monkeypatch):
     finally:
         release.set()
         sender.join(10)
+
+
+def test_staff_find_unsent_receipts_in_admin(unsent, staff_client):
+    from django.urls import reverse
+
+    sent = PaymentFactory(donor__email="sent@example.org")
+    Receipt.objects.create(
+        payment=sent, number="2026-00000002", email="sent@example.org", sent_at=timezone.now()
+    )
+
+    page = staff_client.get(reverse("admin:payments_receipt_changelist"), {"sent": "no"})
+
+    content = page.content.decode()
+    assert "2026-00000001" in content and "NOT SENT" in content
+    assert "2026-00000002" not in content
