@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.urls import reverse
 
 from tests.support.processes import free_port, wait_for_port
+from tests.support.stripe_contract import ContractRecorder, report
 from tests.support.stripe_proxy import StripeProxy
 
 
@@ -17,6 +18,35 @@ def _empty_cache():
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(scope="session")
+def stripe_contract():
+    """Every request the stripe library sends in this session, checked against its own
+    definition of the pinned API version (tests/support/stripe_contract.py).
+    """
+    recorder = ContractRecorder(expected_version=lambda: settings.STRIPE_API_VERSION)
+    with recorder.installed():
+        yield recorder
+    leftover = recorder.take_violations()  # sent by a worker thread after the last test
+    if leftover:
+        pytest.fail(report(leftover), pytrace=False)
+
+
+@pytest.fixture(autouse=True)
+def _stripe_contract_check(request, stripe_contract):
+    """Fail the test during which a request real Stripe would refuse was sent.
+
+    localstripe accepts removed parameters and ignores idempotency keys, so this
+    is where such a request is caught. A test that sends one on purpose takes it
+    with `stripe_contract.take_violations()`.
+    """
+    stripe_contract.test = request.node.nodeid
+    yield
+    stripe_contract.test = None
+    violations = stripe_contract.take_violations()
+    if violations:
+        pytest.fail(report(violations), pytrace=False)
 
 
 @pytest.fixture(scope="session")
