@@ -44,6 +44,27 @@ class UserAdmin(DjangoUserAdmin):
         (None, {"classes": ["wide"], "fields": ["email", "password1", "password2"]}),
     ]
 
+    # Who may make staff and grant powers: superusers only, or any staff member
+    # allowed to change users could make themselves (or a friend) a superuser.
+    POWER_FIELDS = ["is_staff", "is_superuser", "groups", "user_permissions"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [name for name in self.POWER_FIELDS if name not in fields]
+        return fields
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        """A superuser's account (email, password) is changed by superusers only."""
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
+
 
 # --- Levels and memberships ------------------------------------------------------------
 
@@ -195,11 +216,13 @@ class MembershipAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, f"{membership.email}: {done}", messages.SUCCESS)
 
-    @admin.action(description="End now (paid: cancel the Stripe subscription)")
+    @admin.action(
+        description="End now (paid: cancel the Stripe subscription)", permissions=["change"]
+    )
     def end_now(self, request: HttpRequest, queryset) -> None:
         self._each(request, queryset, services.end_membership_now, "ended now.")
 
-    @admin.action(description="Cancel at period end (paid)")
+    @admin.action(description="Cancel at period end (paid)", permissions=["change"])
     def cancel_at_end(self, request: HttpRequest, queryset) -> None:
         self._each(
             request,

@@ -153,7 +153,10 @@ class PaymentAdmin(ReadOnlyAdmin):
     def disputed(self, obj: Payment) -> bool:
         return obj.has_open_dispute
 
-    @admin.action(description="Resend the receipt")
+    def has_resend_receipt_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.resend_receipt")
+
+    @admin.action(description="Resend the receipt", permissions=["resend_receipt"])
     def resend_receipts(self, request: HttpRequest, queryset) -> None:
         ids = list(queryset.values_list("pk", flat=True))
         for pk in ids:
@@ -365,7 +368,10 @@ class StripeEventAdmin(ReadOnlyAdmin):
             obj.api_version or "unknown",
         )
 
-    @admin.action(description="Process again")
+    def has_reprocess_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.reprocess_stripeevent")
+
+    @admin.action(description="Process again", permissions=["reprocess"])
     def process_again(self, request: HttpRequest, queryset) -> None:
         events = list(queryset)
         for event in events:

@@ -336,6 +336,7 @@ class StripeEvent(models.Model):
     class Meta:
         ordering = ["-received_at"]
         verbose_name = "Stripe event"
+        permissions = [("reprocess_stripeevent", "Can process a Stripe event again")]
 
     def __str__(self) -> str:
         return f"{self.type} {self.stripe_id}"
@@ -372,6 +373,7 @@ class Receipt(models.Model):
                 name="payments_receipt_unsent",
             )
         ]
+        permissions = [("resend_receipt", "Can send a receipt again")]
 
     def __str__(self) -> str:
         return f"Receipt {self.number}"
