@@ -4,67 +4,115 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('content', '0001_initial'),
-        ('payments', '0002_donation_kind_alter_payment_kind'),
+        ("content", "0001_initial"),
+        ("payments", "0002_donation_kind_alter_payment_kind"),
     ]
 
     operations = [
         migrations.RemoveConstraint(
-            model_name='payment',
-            name='payments_payment_stripe_ids_present',
+            model_name="payment",
+            name="payments_payment_stripe_ids_present",
         ),
         migrations.AddField(
-            model_name='dispute',
-            name='status_as_of',
-            field=models.DateTimeField(blank=True, help_text='When Stripe sent the status held (older ones are ignored).', null=True),
+            model_name="dispute",
+            name="status_as_of",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="When Stripe sent the status held (older ones are ignored).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='receipt',
-            name='claimed_at',
-            field=models.DateTimeField(blank=True, help_text='A sender took it to send it (exactly once).', null=True),
+            model_name="receipt",
+            name="claimed_at",
+            field=models.DateTimeField(
+                blank=True, help_text="A sender took it to send it (exactly once).", null=True
+            ),
         ),
         migrations.AddField(
-            model_name='refund',
-            name='notice_claimed_at',
-            field=models.DateTimeField(blank=True, help_text='A sender took the notice to send it (exactly once).', null=True),
+            model_name="refund",
+            name="notice_claimed_at",
+            field=models.DateTimeField(
+                blank=True,
+                help_text="A sender took the notice to send it (exactly once).",
+                null=True,
+            ),
         ),
         migrations.AddField(
-            model_name='stripeevent',
-            name='ignored_reason',
-            field=models.CharField(blank=True, help_text='Why it was not acted on (a type we do not handle, an object that is not ours).', max_length=500),
+            model_name="stripeevent",
+            name="ignored_reason",
+            field=models.CharField(
+                blank=True,
+                help_text="Why it was not acted on (a type we do not handle, an object that is not ours).",
+                max_length=500,
+            ),
         ),
         migrations.AlterField(
-            model_name='dispute',
-            name='status',
-            field=models.CharField(choices=[('warning_needs_response', 'Warning: needs response'), ('warning_under_review', 'Warning: under review'), ('warning_closed', 'Warning: closed'), ('needs_response', 'Needs response'), ('under_review', 'Under review'), ('won', 'Won'), ('lost', 'Lost'), ('appeal_needs_response', 'Appeal: needs response'), ('appeal_under_review', 'Appeal: under review'), ('prevented', 'Prevented')], max_length=30),
+            model_name="dispute",
+            name="status",
+            field=models.CharField(
+                choices=[
+                    ("warning_needs_response", "Warning: needs response"),
+                    ("warning_under_review", "Warning: under review"),
+                    ("warning_closed", "Warning: closed"),
+                    ("needs_response", "Needs response"),
+                    ("under_review", "Under review"),
+                    ("won", "Won"),
+                    ("lost", "Lost"),
+                    ("appeal_needs_response", "Appeal: needs response"),
+                    ("appeal_under_review", "Appeal: under review"),
+                    ("prevented", "Prevented"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='stripe_charge_id',
+            model_name="payment",
+            name="stripe_charge_id",
             field=models.CharField(blank=True, max_length=255, null=True, unique=True),
         ),
         migrations.AlterField(
-            model_name='payment',
-            name='stripe_payment_intent_id',
+            model_name="payment",
+            name="stripe_payment_intent_id",
             field=models.CharField(blank=True, max_length=255, null=True, unique=True),
         ),
         migrations.AlterField(
-            model_name='stripeevent',
-            name='last_error',
-            field=models.TextField(blank=True, help_text='The cause of the last failure.'),
+            model_name="stripeevent",
+            name="last_error",
+            field=models.TextField(blank=True, help_text="The cause of the last failure."),
         ),
         migrations.AddIndex(
-            model_name='receipt',
-            index=models.Index(condition=models.Q(('sent_at__isnull', True)), fields=['created_at'], name='payments_receipt_unsent'),
+            model_name="receipt",
+            index=models.Index(
+                condition=models.Q(("sent_at__isnull", True)),
+                fields=["created_at"],
+                name="payments_receipt_unsent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('stripe_payment_intent_id', ''), _negated=True), models.Q(('stripe_charge_id', ''), _negated=True), models.Q(('stripe_invoice_id', ''), _negated=True)), name='payments_payment_stripe_ids_not_blank'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("stripe_payment_intent_id", ""), _negated=True),
+                    models.Q(("stripe_charge_id", ""), _negated=True),
+                    models.Q(("stripe_invoice_id", ""), _negated=True),
+                ),
+                name="payments_payment_stripe_ids_not_blank",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='payment',
-            constraint=models.CheckConstraint(condition=models.Q(('stripe_charge_id__isnull', False), models.Q(('stripe_invoice_id__isnull', False), ('stripe_payment_intent_id__isnull', True)), _connector='OR'), name='payments_payment_charge_or_invoice'),
+            model_name="payment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    ("stripe_charge_id__isnull", False),
+                    models.Q(
+                        ("stripe_invoice_id__isnull", False),
+                        ("stripe_payment_intent_id__isnull", True),
+                    ),
+                    _connector="OR",
+                ),
+                name="payments_payment_charge_or_invoice",
+            ),
         ),
     ]
