@@ -28,6 +28,7 @@ from members.services import announce_changes
 from members.states import GIFT, GIFT_MONTHS, GiftStatus, Interval, MembershipKind, MembershipStatus
 from payments import services as payments_services
 from payments.emails import send_templated
+from payments.money import Money
 from payments.states import DonationStatus, PaymentKind
 
 logger = logging.getLogger(__name__)
@@ -83,14 +84,24 @@ def check_gift_details(*, months: int, send_on: date, today: date | None = None)
 
 
 def gift_amount(*, months: int, currency: str, amount: int | None = None) -> int:
-    """What the giver pays: the amount they typed, else the monthly price times the months."""
+    """What the giver pays: the monthly price times the months, or more if they choose.
+
+    Never less: a gift membership is worth the months it gives. In a currency with no
+    membership price, the giver names the amount (within the currency's bounds).
+    """
+    currency = currency.upper()
+    price = monthly_price(currency)
     if amount is None:
-        price = monthly_price(currency)
         if price is None:
-            raise GiftRefused(f"Please enter an amount in {currency.upper()}.", field="amount")
+            raise GiftRefused(f"Please enter an amount in {currency}.", field="amount")
         amount = price * months
+    elif price is not None and amount < price * months:
+        raise GiftRefused(
+            f"A {months}-month gift membership costs at least {Money(price * months, currency)}.",
+            field="amount",
+        )
     try:
-        payments_services.check_gift_amount(amount, currency.upper())
+        payments_services.check_gift_amount(amount, currency)
     except payments_services.DonationRefused as exc:
         raise GiftRefused(exc.message, field=exc.field or "amount") from exc
     return amount

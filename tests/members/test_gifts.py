@@ -15,7 +15,7 @@ from django.utils import timezone
 from members import gifts
 from members.models import GiftMembership, LevelAmount, Membership, MembershipLevel
 from members.selectors import has_member_perks
-from members.states import GiftStatus, MembershipKind, MembershipStatus
+from members.states import GIFT_MONTHS, GiftStatus, MembershipKind, MembershipStatus
 from payments.models import Donation, Payment
 from payments.states import PaymentKind
 from tests.factories import UserFactory
@@ -208,14 +208,35 @@ def test_the_beat_task_sends_gifts_whose_day_has_passed(
     assert len(emails_to(mailoutbox, "due@example.org", "gave you")) == 1
 
 
-def test_a_typed_amount_replaces_the_standard_price(
+def test_a_giver_may_pay_more_than_the_standard_price(
     client, tasks, stripe_webhooks, mailoutbox, levels
 ):
-    gift = paid_gift(buy_gift(client, months="12", amount="40"), GiftStatus.SENT)
+    gift = paid_gift(buy_gift(client, months="12", amount="80"), GiftStatus.SENT)
 
-    assert (gift.donation.amount, gift.donation.currency, gift.months) == (4000, "EUR", 12)
+    assert (gift.donation.amount, gift.donation.currency, gift.months) == (8000, "EUR", 12)
     payment = wait_until(lambda: Payment.objects.filter(kind=PaymentKind.GIFT).first())
-    assert payment.amount == 4000
+    assert payment.amount == 8000
+
+
+@pytest.mark.parametrize("months", GIFT_MONTHS)
+def test_a_gift_membership_never_sells_below_its_price_for_the_months(client, levels, months):
+    price = 500 * months  # the cheapest level is €5 a month
+    below = f"{(price - 1) / 100:.2f}"
+
+    response = client.post(reverse("gifts:start"), gift_fields(months=str(months), amount=below))
+
+    assert response.status_code == 400
+    (error,) = response.json()["errors"]["amount"]
+    assert f"costs at least €{price / 100:.2f}" in error
+    assert not Donation.objects.exists()
+    assert not GiftMembership.objects.exists()
+
+
+def test_a_year_for_one_euro_is_refused(client, levels):
+    response = client.post(reverse("gifts:start"), gift_fields(months="12", amount="1"))
+
+    assert response.status_code == 400
+    assert not Donation.objects.exists()
 
 
 @pytest.mark.parametrize(
