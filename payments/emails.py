@@ -83,7 +83,7 @@ def send_receipt(payment_pk: int, *, resend: bool = False) -> bool:
                 "receipt": receipt,
                 "payment": payment,
                 "amount": Money(payment.amount, payment.currency),
-                "donor_name": donor.name,
+                "donor_name": payment.donor_name,
                 "history_url": settings.SITE_URL + reverse("members:account")
                 if donor.user_id
                 else None,
@@ -117,7 +117,7 @@ def send_refund_notice(refund_pk: int) -> bool:
                 "refunded": Money(refund.amount, refund.currency),
                 "original": Money(payment.amount, payment.currency),
                 "receipt_number": payment.receipt.number,
-                "donor_name": payment.donor.name,
+                "donor_name": payment.donor_name,
             },
         )
     except Exception:

@@ -128,6 +128,7 @@ class Donation(Attribution):
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="donations")
+    name = models.CharField(max_length=200, blank=True, help_text="The name given with this gift.")
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,
@@ -181,6 +182,9 @@ class Payment(Attribution):
     """
 
     donor = models.ForeignKey(Donor, on_delete=models.PROTECT, related_name="payments")
+    donor_name = models.CharField(
+        max_length=200, blank=True, help_text="The name given with this payment, for its receipt."
+    )
     kind = models.CharField(max_length=20, choices=PaymentKind.choices)
     amount = models.PositiveBigIntegerField(help_text="Charged, in minor units.")
     currency = models.CharField(max_length=3)

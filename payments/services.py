@@ -18,12 +18,13 @@ Receipts and refund notices are claimed in a transaction of their own (see
 
 import hashlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Max, Sum
+from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
 from payments import stripe_gateway as gateway
@@ -65,21 +66,30 @@ class RefundRefused(Exception):
 
 
 def get_or_create_donor(email: str, *, name: str = "", user=None) -> Donor:
-    """The one donor for this email (any casing), created on first gift."""
+    """The one donor for this email (any casing), created on first gift.
+
+    Anyone can type any address into a gift form, so a guest's request never
+    changes a stored donor: the name given is kept with that gift (and printed
+    on its receipt) instead. Only the signed-in owner of the address (`user`,
+    whose address is verified) renames their donor record or links it.
+    """
     email = email.strip().lower()
+    owner = user if user is not None and user.email.strip().lower() == email else None
     try:
         with transaction.atomic():
             donor, created = Donor.objects.get_or_create(
-                email=email, defaults={"name": name, "user": user}
+                email=email, defaults={"name": name, "user": owner}
             )
     except IntegrityError:  # created concurrently by another request
         donor, created = Donor.objects.get(email=email), False
+    if created or owner is None or donor.user_id not in (None, owner.pk):
+        return donor
     changed = []
-    if not created and name and donor.name != name:
+    if name and donor.name != name:
         donor.name = name
         changed.append("name")
-    if not created and user is not None and donor.user_id is None:
-        donor.user = user
+    if donor.user_id is None:
+        donor.user = owner
         changed.append("user")
     if changed:
         donor.save(update_fields=changed)
@@ -160,6 +170,7 @@ def start_donation(
     donor = get_or_create_donor(email, name=name, user=user)
     donation = Donation.objects.create(
         donor=donor,
+        name=name.strip(),
         user=user,
         amount=amount,
         fee_cover=fee_cover(amount, currency) if cover_fees else 0,
@@ -306,6 +317,7 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
                 stripe_payment_intent_id=intent.id,
                 stripe_charge_id=charge.id,
                 paid_at=charge.created,
+                donor_name=donation.name,
                 **donation.attribution(),
             )
             create_receipt(payment)
@@ -316,7 +328,11 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
 
 
 def record_invoice_payment(
-    invoice: gateway.InvoiceInfo, *, donor: Donor, attribution: dict | None = None
+    invoice: gateway.InvoiceInfo,
+    *,
+    donor: Donor,
+    donor_name: str = "",
+    attribution: dict | None = None,
 ) -> Payment | None:
     """One ledger row (kind: membership) and one receipt per paid invoice (idempotent).
 
@@ -330,7 +346,12 @@ def record_invoice_payment(
         return payment
     if not invoice.payments_included:  # webhooks leave out the invoice's payments
         invoice = gateway.retrieve_invoice(invoice.id)
-    fields = {"donor": donor, "kind": PaymentKind.MEMBERSHIP, "stripe_invoice_id": invoice.id}
+    fields = {
+        "donor": donor,
+        "donor_name": donor_name,
+        "kind": PaymentKind.MEMBERSHIP,
+        "stripe_invoice_id": invoice.id,
+    }
     if invoice.payment_intent_id or invoice.charge_id:
         intent = (
             gateway.retrieve_payment_intent(invoice.payment_intent_id)
@@ -411,22 +432,43 @@ def mark_intent_failed(intent: gateway.IntentInfo) -> None:
             donation.save()
 
 
-def payment_for_intent(payment_intent_id: str | None) -> Payment | None:
-    """The ledger row for a PaymentIntent, recording it first if its event is still to come."""
-    if not payment_intent_id:
-        return None
-    payment = Payment.objects.filter(stripe_payment_intent_id=payment_intent_id).first()
-    if payment is None:
+class NotOurs(Exception):
+    """A Stripe object that names no payment of ours: its event is ignored, with this reason."""
+
+
+def payment_for_charge(
+    charge_id: str | None,
+    payment_intent_id: str | None,
+    *,
+    record_invoice: Callable[[str], Payment | None] | None = None,
+) -> Payment:
+    """The ledger row a refund or dispute is about, recorded first when its own events
+    are late or were lost, so nothing about money is dropped for arriving early.
+
+    The charge is read back from Stripe: a one-time payment is recorded from its
+    PaymentIntent; a subscription's is recorded from the invoice it paid, by
+    `record_invoice(invoice_id)` (memberships provide it). Raises NotOurs when
+    the charge belongs to no payment of ours.
+    """
+    known = Q(stripe_charge_id=charge_id) if charge_id else Q(pk__in=[])
+    if payment_intent_id:
+        known |= Q(stripe_payment_intent_id=payment_intent_id)
+    payment = Payment.objects.filter(known).first()
+    if payment is not None:
+        return payment
+    if not payment_intent_id and charge_id:
+        payment_intent_id = gateway.retrieve_charge(charge_id).payment_intent_id
+    if payment_intent_id:
         payment = record_intent_payment(gateway.retrieve_payment_intent(payment_intent_id))
+        if payment is None and record_invoice is not None:
+            invoice_id = gateway.invoice_id_for_payment_intent(payment_intent_id)
+            payment = record_invoice(invoice_id) if invoice_id else None
+    if payment is None:
+        raise NotOurs(
+            f"Charge {charge_id or '-'} (PaymentIntent {payment_intent_id or '-'}) "
+            "is not a payment of ours."
+        )
     return payment
-
-
-def payment_for_charge(charge_id: str | None, payment_intent_id: str | None) -> Payment | None:
-    if charge_id:
-        payment = Payment.objects.filter(stripe_charge_id=charge_id).first()
-        if payment is not None:
-            return payment
-    return payment_for_intent(payment_intent_id)
 
 
 # --- Refunds -------------------------------------------------------------------------

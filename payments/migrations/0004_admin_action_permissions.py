@@ -4,18 +4,21 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('payments', '0003_payments_outside_stripe_events_not_ours'),
+        ("payments", "0003_payments_outside_stripe_events_not_ours"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='receipt',
-            options={'permissions': [('resend_receipt', 'Can send a receipt again')]},
+            name="receipt",
+            options={"permissions": [("resend_receipt", "Can send a receipt again")]},
         ),
         migrations.AlterModelOptions(
-            name='stripeevent',
-            options={'ordering': ['-received_at'], 'permissions': [('reprocess_stripeevent', 'Can process a Stripe event again')], 'verbose_name': 'Stripe event'},
+            name="stripeevent",
+            options={
+                "ordering": ["-received_at"],
+                "permissions": [("reprocess_stripeevent", "Can process a Stripe event again")],
+                "verbose_name": "Stripe event",
+            },
         ),
     ]

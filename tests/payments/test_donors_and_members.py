@@ -72,3 +72,46 @@ def test_only_the_gateway_module_imports_stripe():
         and re.search(r"^\s*(import stripe|from stripe)\b", path.read_text(), re.MULTILINE)
     ]
     assert offenders == []
+
+
+def test_a_stranger_starting_a_gift_in_a_donors_name_changes_nothing_stored(
+    client, tasks, stripe_webhooks, mailoutbox
+):
+    from payments import emails
+
+    give(client, amount="20", currency="EUR", email="ann@example.org", name="Ann Lee")
+    payment = recorded_payment()
+    stranger = client.__class__()
+
+    started = stranger.post(
+        reverse("payments:give_start"),
+        {"amount": "5", "currency": "EUR", "email": "ann@example.org", "name": "Mallory"},
+    )
+    assert started.status_code == 200  # a guest may give in any name: it is their gift's
+
+    assert Donor.objects.get().name == "Ann Lee"
+    mailoutbox.clear()
+    emails.send_receipt(payment.pk, resend=True)  # a past receipt, sent again
+    (receipt,) = mailoutbox
+    assert "Ann Lee" in receipt.body and "Mallory" not in receipt.body
+
+
+def test_each_receipt_names_whom_that_payment_was_given_by(client, tasks, stripe_webhooks):
+    give(client, amount="20", currency="EUR", email="pat@example.org", name="Pat")
+    first = recorded_payment()
+    give(client, amount="30", currency="EUR", email="pat@example.org", name="Pat and Sam")
+    second = wait_until(lambda: recorded_payment(amount=3000))
+
+    assert (first.donor_name, second.donor_name) == ("Pat", "Pat and Sam")
+    assert first.donor_id == second.donor_id
+    assert Donor.objects.get().name == "Pat"  # a guest's form never renames the donor
+
+
+def test_a_signed_in_member_renames_their_own_donor_record(client, tasks, stripe_webhooks):
+    give(client, amount="20", currency="EUR", email="kim@example.org", name="Kim")
+    recorded_payment()
+    client.force_login(UserFactory(email="kim@example.org"))
+
+    give(client, amount="25", currency="EUR", name="Kim Park")
+
+    assert Donor.objects.get().name == "Kim Park"
