@@ -9,17 +9,18 @@ from config import health
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database and the task broker answer; 503 naming what is down."""
-    problems = {
-        name: problem
-        for name, problem in (
-            ("database", health.database_problem()),
-            ("broker", health.broker_problem()),
+    """200 when the database and the task broker answer; 503 naming what is down
+    (never its address: the cause is in the log)."""
+    down = [
+        name
+        for name, answers in (
+            ("database", health.database_answers),
+            ("broker", health.broker_answers),
         )
-        if problem
-    }
-    if problems:
-        return JsonResponse({"status": "down", "down": problems}, status=503)
+        if not answers()
+    ]
+    if down:
+        return JsonResponse({"status": "down", "down": down}, status=503)
     return JsonResponse({"status": "ok"})
 
 

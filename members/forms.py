@@ -13,6 +13,7 @@ class ProfileForm(forms.Form):
         label="Your name",
         max_length=150,
         required=False,
+        validators=[no_markup],
         help_text="How we greet you in emails and receipts.",
     )
 

@@ -33,6 +33,9 @@ from payments.tasks import send_receipt
 class ReadOnlyAdmin(admin.ModelAdmin):
     """Records written only from Stripe's side: staff look, they do not edit."""
 
+    class Media:
+        css = {"all": ["css/admin.css"]}  # flags in lists (no inline styles: see the CSP)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -264,7 +267,7 @@ class DisputeAdmin(ReadOnlyAdmin):
     @admin.display(description="")
     def flag(self, obj: Dispute) -> str:
         return (
-            format_html('<strong style="color:#a4262c">{}</strong>', "OPEN") if obj.is_open else ""
+            format_html('<strong class="flag">{}</strong>', "OPEN") if obj.is_open else ""
         )
 
     @admin.display(description="Amount")
@@ -299,7 +302,7 @@ class ReceiptAdmin(ReadOnlyAdmin):
     def sent_display(self, obj: Receipt) -> str:
         if obj.sent_at:
             return date_format(timezone.localtime(obj.sent_at), "DATETIME_FORMAT")
-        return format_html('<strong style="color:#a4262c">{}</strong>', "NOT SENT")
+        return format_html('<strong class="flag">{}</strong>', "NOT SENT")
 
 
 class ApiVersionFilter(admin.SimpleListFilter):
@@ -363,7 +366,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
         if obj.in_our_api_version:
             return ""
         return format_html(
-            '<strong style="color:#a4262c" title="We pin {}">{}</strong>',
+            '<strong class="flag" title="We pin {}">{}</strong>',
             settings.STRIPE_API_VERSION,
             obj.api_version or "unknown",
         )

@@ -5,8 +5,11 @@ from payments.currencies import currency_choices, default_currency, get_currency
 from payments.money import parse_major_amount
 from payments.services import DonationRefused, check_gift_amount
 
+# Names and messages people type: no markup, no control characters (C0, DEL, C1) and
+# no bidirectional overrides, which can make a name on a receipt read backwards.
 no_markup = RegexValidator(
-    r"^[^<>\x00-\x1f\x7f]*\Z", "Please use letters, numbers and ordinary punctuation only."
+    r"^[^<>\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*\Z",
+    "Please use letters, numbers and ordinary punctuation only.",
 )
 tracking_value = RegexValidator(
     r"^[\w.\-+~%/: ]*\Z", "Only letters, numbers and - _ . + ~ %% / : are allowed here."

@@ -38,9 +38,10 @@ class Money:
 
 
 # What readers type: "10", "10.50", "1,000.00" (thousands), "10,50" (decimal comma).
-PLAIN_AMOUNT = re.compile(r"\d+(\.\d*)?|\.\d+")
-THOUSANDS_AMOUNT = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?")
-DECIMAL_COMMA_AMOUNT = re.compile(r"\d+,\d{1,2}")
+# ASCII digits only: `\d` alone would also take "٥٠" or "１０", which Decimal reads.
+PLAIN_AMOUNT = re.compile(r"\d+(\.\d*)?|\.\d+", re.ASCII)
+THOUSANDS_AMOUNT = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
+DECIMAL_COMMA_AMOUNT = re.compile(r"\d+,\d{1,2}", re.ASCII)
 
 
 def parse_major_amount(text: str, currency: str) -> int:

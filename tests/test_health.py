@@ -32,15 +32,18 @@ def test_healthz_answers_503_naming_the_database_when_it_is_down(client):
     with connection.execute_wrapper(refuse_every_query):
         response = client.get(reverse("healthz"))
     assert response.status_code == 503
-    assert list(response.json()["down"]) == ["database"]
-    assert "OperationalError" in response.json()["down"]["database"]
+    assert response.json() == {"status": "down", "down": ["database"]}
+    assert "127.0.0.1" not in response.content.decode()
+    assert "5432" not in response.content.decode()
 
 
 @pytest.mark.django_db
 def test_healthz_answers_503_naming_the_broker_when_it_is_down(client, unreachable_broker):
     response = client.get(reverse("healthz"))
     assert response.status_code == 503
-    assert list(response.json()["down"]) == ["broker"]
+    assert response.json() == {"status": "down", "down": ["broker"]}
+    assert "127.0.0.1" not in response.content.decode()
+    assert "redis" not in response.content.decode().lower()
 
 
 @pytest.mark.django_db
