@@ -38,7 +38,8 @@ class Money:
 
 
 # What readers type: "10", "10.50", "1,000.00" (thousands), "10,50" (decimal comma).
-# ASCII digits only: `\d` alone would also take "٥٠" or "１０", which Decimal reads.
+# ASCII digits only: `\d` alone would also take Arabic-Indic or fullwidth digits,
+# which Decimal reads as numbers.
 PLAIN_AMOUNT = re.compile(r"\d+(\.\d*)?|\.\d+", re.ASCII)
 THOUSANDS_AMOUNT = re.compile(r"\d{1,3}(,\d{3})+(\.\d*)?", re.ASCII)
 DECIMAL_COMMA_AMOUNT = re.compile(r"\d+,\d{1,2}", re.ASCII)

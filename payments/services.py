@@ -285,6 +285,27 @@ def _charge_with_fee(intent: gateway.IntentInfo, charge_id: str | None = None):
     return gateway.retrieve_charge(intent.charge_id or charge_id)
 
 
+def _believable_charge(intent: gateway.IntentInfo, donation: Donation) -> gateway.ChargeInfo:
+    """The charge to write on the ledger for a gift's PaymentIntent.
+
+    An event that says another amount or currency than the gift was for (or a
+    charge that disagrees with its own PaymentIntent) is not believed: the
+    PaymentIntent and its charge are read back from Stripe, whose word is what
+    the ledger records.
+    """
+    expected = (donation.amount + donation.fee_cover, donation.currency)
+    charge = intent.charge
+    consistent = (intent.amount, intent.currency) == expected and (
+        charge is None
+        or (charge.amount, charge.currency, charge.id) == (*expected, intent.charge_id)
+    )
+    if not consistent:
+        logger.warning("PaymentIntent %s: the event disagrees with its gift; read back", intent.id)
+        intent = gateway.retrieve_payment_intent(intent.id)
+        return gateway.retrieve_charge(intent.charge_id)
+    return _charge_with_fee(intent)
+
+
 def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
     """One ledger row for a succeeded PaymentIntent of a one-time gift (idempotent).
 
@@ -305,7 +326,7 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
             return None
         payment = Payment.objects.filter(stripe_payment_intent_id=intent.id).first()
         if payment is None:
-            charge = _charge_with_fee(intent)
+            charge = _believable_charge(intent, donation)
             payment = Payment.objects.create(
                 donor=donation.donor,
                 kind=donation.kind,

@@ -14,6 +14,8 @@ localstripe answers with (`payment_intent.charges`, expanded `latest_charge`,
 import hashlib
 import json
 import logging
+import re
+import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -200,6 +202,15 @@ def _detail(exc: stripe.StripeError) -> str:
     return f"{type(exc).__name__} {exc.http_status or '-'} {code}: {exc.user_message or exc}"
 
 
+_EMAIL = re.compile(r"[^\s@'\"<>(),:;]+@[^\s@'\"<>(),:;]+")
+
+
+def _without_emails(text: str) -> str:
+    """Stripe's error messages may quote a parameter back ("Invalid email address:
+    ..."): no donor's address goes to the logs."""
+    return _EMAIL.sub("[email]", text)
+
+
 def _call(method, *args, **kwargs):
     """Call the Stripe client and turn its errors into ours."""
     try:
@@ -220,10 +231,10 @@ def _call(method, *args, **kwargs):
     except stripe.InvalidRequestError as exc:
         if exc.http_status == 404:
             raise ObjectNotFound(GENERIC_MESSAGE, detail=_detail(exc)) from exc
-        logger.error("Stripe refused a request: %s", exc)
+        logger.error("Stripe refused a request: %s", _without_emails(str(exc)))
         raise GatewayError(GENERIC_MESSAGE, detail=_detail(exc)) from exc
     except stripe.StripeError as exc:
-        logger.error("Stripe refused a request: %s", exc)
+        logger.error("Stripe refused a request: %s", _without_emails(str(exc)))
         raise GatewayError(GENERIC_MESSAGE, detail=_detail(exc)) from exc
 
 
@@ -268,6 +279,20 @@ def create_customer(*, email: str, name: str, idempotency_key: str) -> str:
         idempotency_key=idempotency_key,
     )
     return customer.id
+
+
+def delete_customer(customer_id: str, *, idempotency_key: str) -> None:
+    """Delete a Stripe Customer (a data-protection erasure): Stripe then drops its
+    email, name and cards and cancels whatever still runs on it. Charges, invoices
+    and refunds stay in Stripe's books under their ids, as they do in our ledger.
+
+    Deleting one that is already gone (Stripe answers 404) is success: erasure is
+    safe to run again.
+    """
+    try:
+        _write(client().v1.customers.delete, customer_id, idempotency_key=idempotency_key)
+    except ObjectNotFound:
+        return
 
 
 def create_setup_intent(
@@ -606,11 +631,28 @@ def list_events(*, created_since: datetime, types: Iterable[str]) -> Iterator[di
 # --- Webhooks ------------------------------------------------------------------
 
 
+# Bounds of what a genuine event holds, so a signed but malformed body is a clear
+# 400 and never reaches the database (where it would be a 500).
+MAX_EVENT_ID_LENGTH = 255  # StripeEvent.stripe_id
+MAX_EVENT_TYPE_LENGTH = 100  # StripeEvent.type
+MAX_API_VERSION_LENGTH = 50  # StripeEvent.api_version
+LATEST_EVENT_TIME = 2**32  # seconds since 1970: year 2106
+MAX_EVENT_DEPTH = 64  # Stripe's objects nest about ten levels
+
+
+def _signed_at(signature_header: str) -> int | None:
+    for part in signature_header.split(","):
+        key, _, value = part.strip().partition("=")
+        if key == "t" and value.isascii() and value.isdigit():
+            return int(value)
+    return None
+
+
 def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
     """Check the Stripe-Signature header and return the event as a dict.
 
-    Raises InvalidWebhook for a missing, wrong or stale signature, or a body
-    that is not a JSON event.
+    Raises InvalidWebhook for a missing, wrong, stale or future-dated
+    signature, or a body that is not a well-formed JSON event.
     """
     try:
         stripe.WebhookSignature.verify_header(
@@ -623,9 +665,12 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
         raise InvalidWebhook(f"signature: {exc.user_message or exc}") from exc
     except UnicodeDecodeError as exc:
         raise InvalidWebhook("body: not UTF-8") from exc
+    signed_at = _signed_at(signature_header or "")
+    if signed_at is None or signed_at > time.time() + settings.STRIPE_WEBHOOK_TOLERANCE:
+        raise InvalidWebhook("signature: timestamp in the future")
     try:
         event = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise InvalidWebhook("body: not JSON") from exc
     if not (
         isinstance(event, dict)
@@ -636,10 +681,36 @@ def verify_webhook(payload: bytes, signature_header: str | None) -> dict:
         and isinstance(event["data"].get("object"), dict)
     ):
         raise InvalidWebhook("body: not a Stripe event (id, type, created, data.object)")
+    if not (
+        0 < len(event["id"]) <= MAX_EVENT_ID_LENGTH
+        and 0 < len(event["type"]) <= MAX_EVENT_TYPE_LENGTH
+        and len(str(event.get("api_version") or "")) <= MAX_API_VERSION_LENGTH
+        and 0 < event["created"] < LATEST_EVENT_TIME
+    ):
+        raise InvalidWebhook("body: id, type, api_version or created out of bounds")
+    problem = _malformed(event)
+    if problem:
+        raise InvalidWebhook(f"body: {problem}")
     return event
 
 
-# --- Reading objects in either API shape --------------------------------------------
+def _malformed(value: Any) -> str:
+    """Why a parsed event cannot be stored as it is, or "": NUL characters (which
+    PostgreSQL refuses) or nesting far deeper than any Stripe object."""
+    pending = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if depth > MAX_EVENT_DEPTH:
+            return "nested too deep"
+        if isinstance(item, str):
+            if "\x00" in item:
+                return "NUL characters"
+        elif isinstance(item, dict):
+            pending.extend((key, depth) for key in item)
+            pending.extend((child, depth + 1) for child in item.values())
+        elif isinstance(item, list):
+            pending.extend((child, depth + 1) for child in item)
+    return ""
 
 
 # Fields the parsers read that the pinned API version no longer has: localstripe

@@ -383,9 +383,6 @@ def not_ours() -> list:
             payloads.payment_intent(status="requires_payment_method", metadata=unknown_gift),
             id="failure of an unknown donation",
         ),
-        pytest.param("refund.updated", payloads.refund(), id="refund of an unknown charge"),
-        pytest.param("charge.refunded", payloads.charge(), id="refunded unknown charge"),
-        pytest.param("charge.dispute.created", payloads.dispute(), id="dispute of unknown charge"),
     ]
 
 
@@ -402,3 +399,62 @@ def test_an_event_about_no_known_donation_is_processed_and_records_nothing(
     assert not Payment.objects.exists()
     assert not Refund.objects.exists()
     assert not Dispute.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("type", "obj"),
+    [
+        pytest.param("refund.updated", payloads.refund(), id="refund of an unknown charge"),
+        pytest.param("charge.refunded", payloads.charge(), id="refunded unknown charge"),
+        pytest.param("charge.dispute.created", payloads.dispute(), id="dispute of unknown charge"),
+    ],
+)
+def test_a_refund_or_dispute_of_a_charge_stripe_does_not_have_is_ignored_with_the_reason(
+    client, tasks, localstripe, type, obj
+):
+    event = deliver(client, type, obj)
+
+    assert event.status == EventStatus.IGNORED
+    assert "404" in event.ignored_reason
+    assert not Payment.objects.exists()
+    assert not Refund.objects.exists()
+    assert not Dispute.objects.exists()
+
+
+def test_a_dispute_that_arrives_before_its_payment_is_kept_with_the_payment(
+    client, gift, mailoutbox
+):
+    dispute = payloads.dispute(charge=gift.charge_id, payment_intent=None, amount=2500)
+
+    event = deliver(client, "charge.dispute.created", dispute)
+
+    assert event.status == EventStatus.PROCESSED, event.last_error
+    payment = Payment.objects.get()  # recorded from the charge Stripe has, as its event would
+    assert (payment.stripe_charge_id, payment.amount) == (gift.charge_id, 2500)
+    assert Dispute.objects.get().payment == payment
+    late = deliver(client, "payment_intent.succeeded", intent_object(gift))
+    assert late.status == EventStatus.PROCESSED
+    assert Payment.objects.count() == 1 and Receipt.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        pytest.param({"amount": 1}, id="another amount"),
+        pytest.param({"currency": "jpy"}, id="another currency"),
+        pytest.param(
+            {"latest_charge": payloads.charge(amount=99999, currency="eur")},
+            id="a charge of another amount",
+        ),
+    ],
+)
+def test_a_signed_event_that_disagrees_with_its_gift_is_not_believed(client, gift, fields):
+    event = deliver(client, "payment_intent.succeeded", intent_object(gift, **fields))
+
+    assert event.status == EventStatus.PROCESSED, event.last_error
+    payment = Payment.objects.get()  # as Stripe has it, read back
+    assert (payment.amount, payment.currency, payment.stripe_charge_id) == (
+        2500,
+        "EUR",
+        gift.charge_id,
+    )

@@ -5,6 +5,7 @@ so the endpoint's real signature check runs. Events are built in the current
 API shape (tests.support.stripe_payloads).
 """
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -150,6 +151,73 @@ def test_signed_json_that_is_not_a_stripe_event_is_refused(client, db, body):
 
     assert refused(response).startswith("body: not a Stripe event")
     assert not StripeEvent.objects.exists()
+
+
+@pytest.mark.parametrize(
+    ("body", "reason"),
+    [
+        pytest.param({**unknown_event(), "created": 10**20}, "out of bounds", id="created 1e20"),
+        pytest.param({**unknown_event(), "created": -1}, "out of bounds", id="created negative"),
+        pytest.param({**unknown_event(), "id": "evt_" + "x" * 300}, "out of bounds", id="long id"),
+        pytest.param({**unknown_event(), "type": "t" * 101}, "out of bounds", id="long type"),
+        pytest.param(
+            {**unknown_event(), "api_version": "v" * 51}, "out of bounds", id="long version"
+        ),
+        pytest.param({**unknown_event(), "id": "evt_\x00"}, "NUL", id="NUL in the id"),
+        pytest.param(
+            {**unknown_event(), "data": {"object": {"id": "cus_1", "name": "A\x00"}}},
+            "NUL",
+            id="NUL in a value",
+        ),
+        pytest.param(
+            {**unknown_event(), "data": {"object": {"id": "cus_1", "a\x00": 1}}},
+            "NUL",
+            id="NUL in a key",
+        ),
+    ],
+)
+def test_a_signed_but_malformed_event_is_a_400_and_nothing_is_stored(client, db, body, reason):
+    response = post_event(client, body)
+
+    assert reason in refused(response)
+    assert not StripeEvent.objects.exists()
+
+
+@pytest.mark.parametrize("depth", [100, 5000])
+def test_an_event_nested_thousands_deep_is_a_400_and_nothing_is_stored(client, db, settings, depth):
+    event = json.dumps(unknown_event()).encode()
+    deep = b'{"x":' * depth + b"{}" + b"}" * depth
+    body = event.replace(b'"object": {', b'"object": {"deep": ' + deep + b", ", 1)
+
+    response = post_raw(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET))
+
+    assert refused(response) in ("body: nested too deep", "body: not JSON")
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_body_nested_beyond_what_json_can_parse_is_a_400(client, db, settings):
+    body = b"[" * 200_000 + b"]" * 200_000
+
+    response = post_raw(client, body, sign(body, settings.STRIPE_WEBHOOK_SECRET))
+
+    assert refused(response) == "body: not JSON"
+
+
+def test_a_signature_dated_in_the_future_beyond_the_tolerance_is_refused(client, db, settings):
+    settings.STRIPE_WEBHOOK_TOLERANCE = 300
+
+    response = post_event(client, unknown_event(), timestamp=int(time.time()) + 301)
+
+    assert "future" in refused(response)
+    assert not StripeEvent.objects.exists()
+
+
+def test_a_signature_a_little_ahead_of_our_clock_is_accepted(client, db, settings):
+    settings.STRIPE_WEBHOOK_TOLERANCE = 300
+
+    response = post_event(client, unknown_event(), timestamp=int(time.time()) + 60)
+
+    assert response.status_code == 200
 
 
 def test_the_endpoint_answers_only_post(client, db):
