@@ -45,25 +45,27 @@ def charge_updated(event: StripeEvent) -> None:
     services.record_charge_fee(gateway.charge_from_object(event.data_object))
 
 
+def _payment_for(charge_id: str | None, payment_intent_id: str | None):
+    """The ledger row an event names, recorded first if its own events are late."""
+    return services.payment_for_charge(
+        charge_id, payment_intent_id, record_invoice=members.record_invoice_by_id
+    )
+
+
 def charge_refunded(event: StripeEvent) -> None:
     charge = gateway.charge_from_object(event.data_object)
-    payment = services.payment_for_charge(charge.id, charge.payment_intent_id)
-    if payment is not None:
-        services.sync_refunds_for_charge(payment)
+    services.sync_refunds_for_charge(_payment_for(charge.id, charge.payment_intent_id))
 
 
 def refund_changed(event: StripeEvent) -> None:
     refund = gateway.refund_from_object(event.data_object)
-    payment = services.payment_for_charge(refund.charge_id, refund.payment_intent_id)
-    if payment is not None:
-        services.upsert_refund(payment, refund)
+    services.upsert_refund(_payment_for(refund.charge_id, refund.payment_intent_id), refund)
 
 
 def dispute_changed(event: StripeEvent) -> None:
     dispute = gateway.dispute_from_object(event.data_object)
-    payment = services.payment_for_charge(dispute.charge_id, dispute.payment_intent_id)
-    if payment is not None:
-        services.upsert_dispute(payment, dispute, as_of=event.stripe_created)
+    payment = _payment_for(dispute.charge_id, dispute.payment_intent_id)
+    services.upsert_dispute(payment, dispute, as_of=event.stripe_created)
 
 
 def subscription_changed(event: StripeEvent) -> None:
@@ -165,6 +167,8 @@ def process_event(event_pk: int) -> str:
                     HANDLERS[event.type](event)
             except gateway.ObjectNotFound as exc:
                 reason = f"Stripe has no such object for our account: {exc.detail}"
+            except services.NotOurs as exc:
+                reason = str(exc)
             except Exception as exc:
                 logger.exception("Stripe event %s (%s) failed", event.stripe_id, event.type)
                 failure = exc
