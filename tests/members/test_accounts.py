@@ -183,13 +183,27 @@ def test_member_saves_their_name_and_it_is_shown_escaped(client):
     client.force_login(member)
 
     response = client.post(
+        reverse("members:account"), {"display_name": 'Tom & "Jerry" O\'Neil'}, follow=True
+    )
+
+    member.refresh_from_db()
+    assert member.display_name == 'Tom & "Jerry" O\'Neil'
+    assert b"Tom &amp; &quot;Jerry&quot; O&#x27;Neil" in response.content
+
+
+@pytest.mark.django_db
+def test_a_name_with_markup_is_refused_and_the_old_one_kept(client):
+    member = UserFactory(display_name="Kept")
+    client.force_login(member)
+
+    response = client.post(
         reverse("members:account"), {"display_name": "<script>alert(1)</script>"}, follow=True
     )
 
     member.refresh_from_db()
-    assert member.display_name == "<script>alert(1)</script>"
+    assert member.display_name == "Kept"
     assert b"<script>alert(1)</script>" not in response.content
-    assert b"&lt;script&gt;" in response.content
+    assert b"ordinary punctuation" in response.content
 
 
 @pytest.mark.django_db
