@@ -1,8 +1,11 @@
 import subprocess
 import sys
+import threading
+import time
 
 import pytest
 import requests
+from celery import signals
 from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
@@ -93,16 +96,52 @@ def celery_worker():
     from config.celery import app
 
     app.control.purge()  # tasks left over from an interrupted run
+    running = _RunningTasks()
+    signals.task_prerun.connect(running.started, weak=False)
+    signals.task_postrun.connect(running.finished, weak=False)
     with start_worker(
         app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"
     ) as worker:
+        worker.running = running
         yield worker
+
+
+class _RunningTasks:
+    """How many tasks the in-process worker is running now."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def started(self, **kwargs) -> None:
+        with self._lock:
+            self.count += 1
+
+    def finished(self, **kwargs) -> None:
+        with self._lock:
+            self.count -= 1
+
+
+def _wait_until_quiet(worker, timeout: float = 15) -> None:
+    """Until the worker runs nothing and its queue is empty (twice in a row), so the
+    test's database is not emptied under a task still writing to it."""
+    from config.celery import app
+
+    deadline = time.monotonic() + timeout
+    quiet_checks = 0
+    with app.connection_for_read() as connection:
+        while quiet_checks < 2 and time.monotonic() < deadline:
+            queued = connection.default_channel.client.llen(app.conf.task_default_queue)
+            quiet_checks = quiet_checks + 1 if worker.running.count == 0 and not queued else 0
+            time.sleep(0.1)
 
 
 @pytest.fixture
 def tasks(celery_worker, transactional_db):
     """Run what the code under test enqueues, by the real worker or eagerly."""
-    return celery_worker
+    yield celery_worker
+    if celery_worker is not None:
+        _wait_until_quiet(celery_worker)
 
 
 @pytest.fixture
@@ -119,7 +158,7 @@ def stripe_proxy(localstripe, settings):
 
 
 @pytest.fixture
-def stripe_webhooks(localstripe, live_server, settings):
+def stripe_webhooks(localstripe, live_server, settings, tasks):
     """localstripe sends its signed events to this test's live server."""
     config_url = f"{localstripe}/_config/webhooks/patronage"
     endpoint = live_server.url + reverse("payments:stripe_webhook")
@@ -132,6 +171,13 @@ def stripe_webhooks(localstripe, live_server, settings):
         json={"url": endpoint, "secret": secret, "events": ["patronage.never"]},
         timeout=5,
     )
+    # Then let the deliveries already on their way arrive (the worker then drains them).
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        pending = requests.get(f"{localstripe}/_config/pending_webhooks", timeout=5).json()
+        if not pending["pending"]:
+            break
+        time.sleep(0.1)
 
 
 @pytest.fixture
