@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(abspath $(VENV))/bin
 
-.PHONY: run test install lint format lock demo clean
+.PHONY: run test install lint format lock demo clean simulate
 
 $(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,14 @@ test: install
 	$(BIN)/ruff format --check .
 	$(BIN)/python manage.py makemigrations --check --dry-run
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# The chaos simulation (bench/simulate.py): N random reader lifecycles through the
+# whole stack on loopback (needs PostgreSQL running and redis-server, as CI has),
+# then the ledger, receipts and memberships checked against Stripe's emulator.
+N    ?= 200
+SEED ?= 1
+simulate: install
+	$(BIN)/python -m bench.simulate --n $(N) --seed $(SEED) $(SIMULATE_ARGS)
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    "csp",
     "allauth",
     "allauth.account",
     "members",
@@ -69,6 +70,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.refuse_invalid_utf8",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -235,14 +238,27 @@ DONATION_FEE_FIXED = str(env("DONATION_FEE_FIXED", "USD:30,EUR:25,GBP:20,UAH:100
 # as COUNT/PERIOD with s, m, h or d (e.g. 10/10m). Checked before Stripe is called.
 DONATION_RATE_PER_IP = str(env("DONATION_RATE_PER_IP", "10/10m"))
 DONATION_RATE_PER_EMAIL = str(env("DONATION_RATE_PER_EMAIL", "5/h"))
-# Card attempts one gift may make before the reader must start again
+# Failed card checks one start (a gift, a gift membership, a membership's card
+# form) may have before it is closed at Stripe and the reader must start again
 DONATION_MAX_CARD_ATTEMPTS = envint("DONATION_MAX_CARD_ATTEMPTS", "3")
-# Optional extra check (a CAPTCHA, say) before a gift starts: dotted path to a
-# function (request) -> bool. Empty: no check beyond the rate limits.
+# Optional extra check (a CAPTCHA, say) before a gift starts, and the way past a
+# card-testing block: dotted path to a function (request) -> bool. Empty: no check
+# beyond the rate limits, and a blocked source waits for its block to end.
 DONATION_CHALLENGE = str(env("DONATION_CHALLENGE", ""))
+# Card testing (payments/card_testing.py): failed card checks (declined at setup or
+# payment) counted per client address, per email (a member: per account) and per
+# card, as COUNT/PERIOD; the COUNT-th in PERIOD blocks that source's new gifts,
+# memberships and card updates for CARD_BLOCK_SECONDS (0/h: never block it).
+CARD_FAILURES_PER_IP = str(env("CARD_FAILURES_PER_IP", "10/h"))
+CARD_FAILURES_PER_EMAIL = str(env("CARD_FAILURES_PER_EMAIL", "5/h"))
+CARD_FAILURES_PER_CARD = str(env("CARD_FAILURES_PER_CARD", "5/h"))
+CARD_BLOCK_SECONDS = envint("CARD_BLOCK_SECONDS", "3600")
 # Proxies in front of the site that append to X-Forwarded-For (0: use the
 # connection's address). Rate limits count per real client address.
 NUM_PROXIES = envint("NUM_PROXIES", "0")
+# allauth's limits (sign-ups, sign-ins, codes) count per real client address too,
+# not per proxy (which would make them one limit for every reader at once).
+ALLAUTH_TRUSTED_PROXY_COUNT = NUM_PROXIES
 
 # --- Stripe -----------------------------------------------------------------
 
@@ -268,6 +284,33 @@ STRIPE_API_VERSION = "2026-10-28.endive"
 # Seconds before a Stripe API call gives up, and how many times it is retried
 STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", "20")
 STRIPE_MAX_NETWORK_RETRIES = envint("STRIPE_MAX_NETWORK_RETRIES", "3")
+
+# --- Content-Security-Policy ---------------------------------------------------
+
+# Scripts and styles from this site and Stripe.js only: no inline script or style
+# anywhere, so injected markup cannot run. Stripe.js needs its frames and API.
+_STRIPE_JS_ORIGIN = "{0.scheme}://{0.netloc}".format(urlsplit(STRIPE_JS_URL))
+if STRIPE_API_BASE:  # the emulator serves Stripe.js and the API from one origin
+    _STRIPE_SCRIPTS = _STRIPE_FRAMES = _STRIPE_CONNECT = [_STRIPE_JS_ORIGIN]
+else:  # https://docs.stripe.com/security/guide#content-security-policy
+    _STRIPE_SCRIPTS = [_STRIPE_JS_ORIGIN, "https://*.js.stripe.com"]
+    _STRIPE_FRAMES = [*_STRIPE_SCRIPTS, "https://hooks.stripe.com"]
+    _STRIPE_CONNECT = ["https://api.stripe.com"]
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *_STRIPE_SCRIPTS],
+        "style-src": ["'self'"],
+        "img-src": ["'self'", "data:"],
+        "font-src": ["'self'"],
+        "connect-src": ["'self'", *_STRIPE_CONNECT],
+        "frame-src": _STRIPE_FRAMES,
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+        "base-uri": ["'none'"],
+        "object-src": ["'none'"],
+    }
+}
 
 # --- Celery -----------------------------------------------------------------
 
@@ -323,7 +366,24 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "task": "members.tasks.send_due_gifts",
         "schedule": 3600,
     },
+    # Delete what we no longer need (see RETENTION_* below): old raw Stripe events,
+    # gifts started and never paid.
+    "apply-retention": {
+        "task": "payments.tasks.apply_retention",
+        "schedule": 86400,
+    },
 }
+
+# --- Data protection: how long we keep what we no longer need ---------------
+
+# Days a raw Stripe event we ignored (a type we do not handle, not ours) is kept
+RETENTION_IGNORED_EVENTS_DAYS = envint("RETENTION_IGNORED_EVENTS_DAYS", "30")
+# Days a processed raw Stripe event is kept (the ledger keeps the facts for good).
+# Both event periods are at least 30 days: Stripe lists events that long, and
+# reconciliation would fetch a deleted one again.
+RETENTION_PROCESSED_EVENTS_DAYS = envint("RETENTION_PROCESSED_EVENTS_DAYS", "400")
+# Days a gift started but never paid (no ledger row) is kept, with its name and email
+RETENTION_UNPAID_GIFTS_DAYS = envint("RETENTION_UNPAID_GIFTS_DAYS", "30")
 
 # --- Static files -----------------------------------------------------------
 
@@ -371,5 +431,10 @@ LOGGING = {
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        # The Stripe library's DEBUG lines carry request and response bodies
+        # (donors' emails and names): never written, whatever LOG_LEVEL says.
+        "stripe": {"level": "INFO"},
+    },
 }

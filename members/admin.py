@@ -6,8 +6,9 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
-from members import services
+from members import privacy, services
 from members.models import GiftMembership, LevelAmount, Membership, MembershipLevel, User
+from members.privacy_admin import PersonalDataActions
 from members.states import MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
 from payments.admin import ReadOnlyAdmin
@@ -26,7 +27,7 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(PersonalDataActions, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ["-date_joined"]
@@ -64,6 +65,9 @@ class UserAdmin(DjangoUserAdmin):
         if obj is not None and obj.is_superuser and not request.user.is_superuser:
             return False
         return super().has_delete_permission(request, obj)
+
+    def person_for(self, obj: User) -> privacy.Person:
+        return privacy.person_of_user(obj)
 
 
 # --- Levels and memberships ------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Emails about a membership: welcome, a renewal that failed, the end."""
+"""Emails about a membership: welcome, a renewal that failed or waits for 3-D Secure, the end."""
 
 from django.conf import settings
 from django.urls import reverse
@@ -9,6 +9,7 @@ from payments.emails import send_templated
 SUBJECTS = {
     "welcome": "Welcome, member of {org}",
     "payment_failed": "Your {org} membership payment did not go through",
+    "confirm_payment": "Please confirm your {org} membership payment",
     "ended": "Your {org} membership has ended",
 }
 
@@ -26,6 +27,7 @@ def send_membership_email(membership_pk: int, which: str) -> None:
         "name": membership.user.get_short_name() if membership.user else "",
         "account_url": site + reverse("members:account"),
         "card_url": site + reverse("members:card"),
+        "confirm_url": site + reverse("members:confirm_payment"),
         "join_url": site + reverse("members:join"),
     }
     send_templated(

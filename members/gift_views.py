@@ -13,6 +13,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from members import gifts, selectors
 from members.forms import GiftForm
+from payments import ratelimit
 from payments import selectors as payment_selectors
 from payments import stripe_gateway as gateway
 from payments.currencies import currencies_for_page
@@ -63,6 +64,7 @@ def start(request: HttpRequest) -> JsonResponse:
             cover_fees=data["cover_fees"],
             user=request.user if request.user.is_authenticated else None,
             attribution={**form.attribution(), "article": article},
+            client_ip=ratelimit.client_ip(request),
         )
     except gifts.GiftRefused as exc:
         return JsonResponse({"errors": {exc.field or "__all__": [exc.message]}}, status=400)

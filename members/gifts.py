@@ -126,12 +126,13 @@ def start_gift(
     user: User | None = None,
     attribution: dict | None = None,
     today: date | None = None,
+    client_ip: str | None = None,
 ) -> tuple[GiftMembership, str]:
     """Record the gift (awaiting payment) and its Donation; open the card's SetupIntent.
 
     Returns the gift and the SetupIntent's client secret for Stripe.js. The page
     then pays with payments' pay call, like a one-time gift. Raises GiftRefused
-    (nothing stored) or GatewayError.
+    (nothing stored) or GatewayError. Failed card checks count against `client_ip`.
     """
     check_gift_details(months=months, send_on=send_on, today=today)
     try:
@@ -149,6 +150,7 @@ def start_gift(
             user=user,
             attribution=attribution,
             kind=PaymentKind.GIFT,
+            client_ip=client_ip,
         )
     except payments_services.DonationRefused as exc:
         raise GiftRefused(exc.message, field=exc.field) from exc

@@ -86,6 +86,11 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(email=Lower("email")), name="members_user_email_lowercase"
             ),
         ]
+        # Data-protection requests handled by staff in admin (accounts and guest donors).
+        permissions = [
+            ("export_personal_data", "Can export everything held about a person"),
+            ("erase_personal_data", "Can erase a person's personal data"),
+        ]
 
     def __str__(self) -> str:
         return self.email
@@ -182,6 +187,14 @@ class Membership(Attribution):
     interval = models.CharField(max_length=5, choices=Interval.choices, blank=True)
     stripe_subscription_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
+    card_failures = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Failed card checks since the card form was last opened (join or card "
+        "update); at DONATION_MAX_CARD_ATTEMPTS that start is closed.",
+    )
+    client_ip = models.GenericIPAddressField(
+        null=True, blank=True, help_text="The address the card form was last opened from."
+    )
     current_period_end = models.DateTimeField(null=True, blank=True, help_text="Next charge.")
     cancel_at_period_end = models.BooleanField(default=False)
     cancel_reason = models.CharField(max_length=500, blank=True)

@@ -15,6 +15,7 @@ from members.models import (
     User,
 )
 from members.states import PERK_STATUSES, MembershipKind, MembershipStatus
+from payments import stripe_gateway as gateway
 from payments.models import Payment, Receipt
 from payments.money import Money
 
@@ -146,6 +147,30 @@ def billed_membership(user: User) -> Membership | None:
         .select_related("level")
         .first()
     )
+
+
+@dataclass(frozen=True)
+class RenewalToConfirm:
+    """A renewal whose payment waits for the member's 3-D Secure."""
+
+    invoice_id: str
+    amount: Money
+
+
+def renewal_to_confirm(membership: Membership) -> RenewalToConfirm | None:
+    """The membership's open invoice whose PaymentIntent waits for authentication, as
+    Stripe has it now (None when nothing waits: paid, declined, or never asked)."""
+    if not membership.stripe_subscription_id:
+        return None
+    subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    if not subscription.latest_invoice_id:
+        return None
+    invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+    if invoice.status != "open" or not invoice.payment_intent_id:
+        return None
+    if gateway.retrieve_payment_intent(invoice.payment_intent_id).status != "requires_action":
+        return None
+    return RenewalToConfirm(invoice.id, Money(invoice.amount_due, invoice.currency))
 
 
 def gift_for_page(public_id) -> GiftMembership | None:

@@ -1,5 +1,6 @@
 import contextlib
 import logging
+import uuid
 from datetime import datetime
 
 from django.conf import settings
@@ -15,6 +16,7 @@ from members.states import (
     MembershipKind,
     MembershipStatus,
 )
+from payments import card_testing
 from payments import services as payments_services
 from payments import stripe_gateway as gateway
 from payments.models import Donor, Payment
@@ -95,13 +97,21 @@ def level_for(amount: int, currency: str, interval: str) -> MembershipLevel | No
 
 @transaction.atomic
 def start_membership(
-    *, user: User, amount: int, currency: str, interval: str, attribution: dict | None = None
+    *,
+    user: User,
+    amount: int,
+    currency: str,
+    interval: str,
+    attribution: dict | None = None,
+    client_ip: str | None = None,
 ) -> tuple[Membership, str]:
     """Record the membership (incomplete) and open a SetupIntent for its card.
 
     Returns the membership and the SetupIntent's client secret for Stripe.js.
     A reader who comes back before paying starts again on the same record; one
     whose first payment failed gets a new one (the unpaid subscription is canceled).
+    Each start has its own DONATION_MAX_CARD_ATTEMPTS failed card checks, counted
+    against `client_ip` and the account too (payments/card_testing.py).
     """
     currency = currency.upper()
     try:
@@ -139,6 +149,8 @@ def start_membership(
     membership.level = level_for(amount, currency, interval)
     for name, value in (attribution or {}).items():
         setattr(membership, name, value)
+    membership.card_failures = 0
+    membership.client_ip = card_testing.valid_ip(client_ip)
     membership.save()
     setup = gateway.create_setup_intent(
         customer_id=payments_services.ensure_stripe_customer(donor),
@@ -171,10 +183,16 @@ def confirm_membership(membership: Membership) -> PayOutcome:
             .get(pk=membership.pk)
         )
         if membership.status != MembershipStatus.INCOMPLETE:
-            return PayOutcome("succeeded" if membership.has_perks else "failed")
+            if membership.has_perks:
+                return PayOutcome("succeeded")
+            return PayOutcome("failed", message=_closed_message(membership))
+        if membership.card_failures >= settings.DONATION_MAX_CARD_ATTEMPTS:
+            raise MembershipRefused(CARD_ATTEMPTS_USED_UP)
         setup = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
         if setup.status != "succeeded" or not setup.payment_method_id:
             raise MembershipRefused("Please enter your card details.", field="card")
+        if card_testing.active_block(card=setup.card_fingerprint):
+            raise MembershipRefused(card_testing.CARD_BLOCKED, field="card")
         customer_id = payments_services.ensure_stripe_customer(membership.donor)
         gateway.set_default_payment_method(
             customer_id=customer_id,
@@ -195,7 +213,7 @@ def confirm_membership(membership: Membership) -> PayOutcome:
         apply_subscription(membership, subscription, as_of=_stripe_now())
         if membership.has_perks:
             return PayOutcome("succeeded")
-        return _first_payment_outcome(membership, subscription)
+        return _first_payment_outcome(membership, subscription, card=setup.card_fingerprint)
 
 
 def _subscribe(membership: Membership, customer_id: str) -> gateway.SubscriptionInfo:
@@ -241,7 +259,7 @@ def _pay_on_session(invoice: gateway.InvoiceInfo, setup: gateway.SetupIntentInfo
 
 
 def _first_payment_outcome(
-    membership: Membership, subscription: gateway.SubscriptionInfo
+    membership: Membership, subscription: gateway.SubscriptionInfo, *, card: str | None = None
 ) -> PayOutcome:
     invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
     intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
@@ -249,6 +267,9 @@ def _first_payment_outcome(
         return PayOutcome("requires_action", client_secret=intent.client_secret)
     if intent.status in ("processing", "succeeded"):
         return PayOutcome("succeeded")
+    declined = intent.error_message or "Your card was declined."
+    if count_membership_failure(membership, card_testing.payment_failure(intent, card=card)):
+        return PayOutcome("failed", message=f"{declined} {card_testing.START_AGAIN}")
     # Declined: a fresh SetupIntent lets the reader try another card on the same invoice.
     setup = gateway.create_setup_intent(
         customer_id=membership.donor.stripe_customer_id,
@@ -258,11 +279,116 @@ def _first_payment_outcome(
     )
     membership.stripe_setup_intent_id = setup.id
     membership.save(update_fields=["stripe_setup_intent_id", "updated_at"])
-    return PayOutcome(
-        "failed",
-        message=intent.error_message or "Your card was declined.",
-        setup_client_secret=setup.client_secret,
+    return PayOutcome("failed", message=declined, setup_client_secret=setup.client_secret)
+
+
+# --- Card testing: each open card form has a bounded number of failed card checks ------
+
+CARD_ATTEMPTS_USED_UP = "Too many card attempts. Please start again."
+
+
+def _closed_message(membership: Membership) -> str | None:
+    if membership.card_failures >= settings.DONATION_MAX_CARD_ATTEMPTS:
+        return CARD_ATTEMPTS_USED_UP
+    return None
+
+
+def membership_starter(membership: Membership) -> card_testing.Starter:
+    """A membership's card form is opened by its signed-in member: their account counts."""
+    return card_testing.Starter(
+        label=f"membership {membership.public_id}",
+        ip=membership.client_ip,
+        email="" if membership.user_id else membership.email,
+        user_id=membership.user_id,
     )
+
+
+def count_membership_failure(membership: Membership, failure: card_testing.CardFailure) -> bool:
+    """Count a failed card check of a (locked) membership's open card form (joining, or
+    updating the card); close that form once it has used up its attempts or a source of it
+    is blocked. Says whether it was closed.
+
+    Closing cancels the form's SetupIntents at Stripe, and the unpaid subscription of a
+    membership that never started (its first invoice's PaymentIntent can then be
+    confirmed no more). A live membership is never ended for this: only its card form.
+    """
+    starter = membership_starter(membership)
+    if card_testing.record_failure(failure, starter):
+        membership.card_failures += 1
+        membership.save(update_fields=["card_failures", "updated_at"])
+    used_up = membership.card_failures >= settings.DONATION_MAX_CARD_ATTEMPTS
+    blocked = card_testing.active_block(
+        ip=starter.ip, email=starter.email, user_id=starter.user_id, card=failure.card
+    )
+    if not (used_up or blocked):
+        return False
+    prefix = f"membership-{membership.public_id}-cancel"
+    setup_ids = {membership.stripe_setup_intent_id, failure.setup_intent_id} - {"", None}
+    for setup_id in sorted(setup_ids):
+        gateway.cancel_setup_intent(setup_id, idempotency_key=f"{prefix}-{setup_id}")
+    if not used_up:  # blocked: no card may be tried on this form any more
+        membership.card_failures = settings.DONATION_MAX_CARD_ATTEMPTS
+        membership.save(update_fields=["card_failures", "updated_at"])
+    if membership.status == MembershipStatus.INCOMPLETE and membership.stripe_subscription_id:
+        ended = gateway.cancel_subscription(
+            membership.stripe_subscription_id,
+            idempotency_key=f"membership-{membership.public_id}-end-"
+            f"{membership.stripe_subscription_id}",
+        )
+        apply_subscription(membership, ended, as_of=_stripe_now())
+    return True
+
+
+def membership_card_check_failed(public_id: str, failure: card_testing.CardFailure) -> bool:
+    """Stripe declined a card on a membership's card form (its SetupIntent, confirmed
+    directly with Stripe): counted as in `count_membership_failure`. False for a
+    membership we do not have (nothing counted)."""
+    try:
+        uuid.UUID(str(public_id))
+    except ValueError:
+        return False
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("donor")
+            .filter(public_id=public_id)
+            .first()
+        )
+        if membership is None:
+            return False
+        count_membership_failure(membership, failure)
+    return True
+
+
+def _count_first_payment_failure(invoice: gateway.InvoiceInfo) -> None:
+    """A first membership invoice declined (a card tried on its PaymentIntent, on our join
+    page or directly with Stripe through the client secret handed out for 3-D Secure):
+    a failed card check of that join. A renewal that fails is not a card check (the
+    member's bank said no, off session): not counted.
+
+    Events come in any order: the join is known by the invoice's billing reason, or
+    (where that is missing) by a membership that never started.
+    """
+    if not invoice.subscription_id:
+        return
+    with transaction.atomic():
+        membership = (
+            Membership.objects.select_for_update(of=("self",))
+            .select_related("donor")
+            .filter(stripe_subscription_id=invoice.subscription_id, kind=MembershipKind.PAID)
+            .first()
+        )
+        joining = invoice.billing_reason == "subscription_create" or (
+            not invoice.billing_reason and membership and membership.welcomed_at is None
+        )
+        if membership is None or not joining:
+            return
+        current = gateway.retrieve_invoice(invoice.id)  # events leave out its PaymentIntent
+        if not current.payment_intent_id:
+            return
+        intent = gateway.retrieve_payment_intent(current.payment_intent_id)
+        if intent.status == "requires_payment_method" and intent.error_code:
+            count_membership_failure(membership, card_testing.payment_failure(intent))
 
 
 # --- Keeping in step with Stripe ------------------------------------------------------------
@@ -361,7 +487,7 @@ def _membership_from_stripe(subscription: gateway.SubscriptionInfo, donor: Donor
         except IntegrityError:  # created concurrently, or the account's one open membership
             if Membership.objects.filter(stripe_subscription_id=subscription.id).exists():
                 break
-            logger.warning("Second open subscription %s for %s", subscription.id, donor.email)
+            logger.warning("Second open subscription %s for donor %s", subscription.id, donor.pk)
     return _locked_membership_for(subscription.id)
 
 
@@ -409,7 +535,10 @@ def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Pay
     if membership is None:
         return None
     payment = payments_services.record_invoice_payment(
-        invoice, donor=membership.donor, attribution=membership.attribution()
+        invoice,
+        donor=membership.donor,
+        donor_name=membership.user.display_name if membership.user else membership.donor.name,
+        attribution=membership.attribution(),
     )
     if membership.stripe_synced_at is None or as_of >= membership.stripe_synced_at:
         if MEMBERSHIP.can_move(membership.status, MembershipStatus.ACTIVE):
@@ -425,14 +554,24 @@ def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Pay
     return payment
 
 
+def record_invoice_by_id(invoice_id: str) -> Payment | None:
+    """Record a paid invoice read back from Stripe (its own events are late or lost)."""
+    invoice = gateway.retrieve_invoice(invoice_id)
+    if invoice.status != "paid":
+        return None
+    return record_paid_invoice(invoice, as_of=invoice.paid_at or invoice.created)
+
+
 def record_failed_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> None:
     """A renewal failed: past due (perks stay while Stripe retries); the member is told once.
 
     A first payment that fails leaves the membership incomplete (the join page shows why).
     Stripe also reports a renewal that waits for 3-D Secure as failed: that member is
     asked to confirm the payment instead (see `record_action_required_invoice`).
+    A first payment declined counts as a failed card check of that join.
     """
     _record_unpaid_invoice(invoice, as_of=as_of)
+    _count_first_payment_failure(invoice)
 
 
 def record_action_required_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> None:
@@ -599,8 +738,12 @@ def end_membership_now(membership: Membership) -> Membership:
 
 
 @transaction.atomic
-def start_card_update(membership: Membership) -> str:
-    """A SetupIntent for a new card; returns its client secret for Stripe.js."""
+def start_card_update(membership: Membership, *, client_ip: str | None = None) -> str:
+    """A SetupIntent for a new card; returns its client secret for Stripe.js.
+
+    Each card form opened has its own DONATION_MAX_CARD_ATTEMPTS failed card checks,
+    counted against `client_ip` and the account too (payments/card_testing.py).
+    """
     membership = _locked(membership)
     _require_paid_and_live(membership)
     setup = gateway.create_setup_intent(
@@ -610,7 +753,11 @@ def start_card_update(membership: Membership) -> str:
         idempotency_key=_setup_key(membership),
     )
     membership.stripe_setup_intent_id = setup.id
-    membership.save(update_fields=["stripe_setup_intent_id", "updated_at"])
+    membership.card_failures = 0
+    membership.client_ip = card_testing.valid_ip(client_ip)
+    membership.save(
+        update_fields=["stripe_setup_intent_id", "card_failures", "client_ip", "updated_at"]
+    )
     return setup.client_secret
 
 
@@ -626,9 +773,13 @@ def finish_card_update(membership: Membership) -> PayOutcome:
     """
     membership = _locked(membership)
     _require_paid_and_live(membership)
+    if membership.card_failures >= settings.DONATION_MAX_CARD_ATTEMPTS:
+        raise MembershipRefused(CARD_ATTEMPTS_USED_UP)
     setup = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
     if setup.status != "succeeded" or not setup.payment_method_id:
         raise MembershipRefused("Please enter your card details.", field="card")
+    if card_testing.active_block(card=setup.card_fingerprint):
+        raise MembershipRefused(card_testing.CARD_BLOCKED, field="card")
     gateway.set_default_payment_method(
         customer_id=membership.donor.stripe_customer_id,
         payment_method_id=setup.payment_method_id,
@@ -646,7 +797,13 @@ def finish_card_update(membership: Membership) -> PayOutcome:
         gateway.retrieve_subscription(membership.stripe_subscription_id),
         as_of=_stripe_now(),
     )
-    return _invoice_outcome(invoice)
+    outcome = _invoice_outcome(invoice)
+    if outcome.status == "failed" and invoice.payment_intent_id:  # the new card was declined
+        intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+        failure = card_testing.payment_failure(intent, card=setup.card_fingerprint)
+        if count_membership_failure(membership, failure):
+            return PayOutcome("failed", message=f"{outcome.message} {card_testing.START_AGAIN}")
+    return outcome
 
 
 @transaction.atomic

@@ -17,7 +17,7 @@ from payments.emails import organization
 from payments.forms import errors_by_field
 from payments.money import Money
 from payments.selectors import giving_history
-from payments.views import payment_step, stripe_page
+from payments.views import payment_step, refuse_blocked, stripe_page
 
 
 def _json_login_required(view):
@@ -90,6 +90,9 @@ def join_start(request: HttpRequest) -> JsonResponse:
         and ratelimit.allow("join-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL)
     ):
         return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
+    refusal = refuse_blocked(request)
+    if refusal is not None:
+        return refusal
     article = payment_selectors.article_by_slug(form.cleaned_data["source"])
     try:
         membership, setup_secret = services.start_membership(
@@ -98,6 +101,7 @@ def join_start(request: HttpRequest) -> JsonResponse:
             currency=form.cleaned_data["currency"],
             interval=form.cleaned_data["interval"],
             attribution={**form.attribution(), "article": article},
+            client_ip=ratelimit.client_ip(request),
         )
     except services.MembershipRefused as exc:
         return JsonResponse({"errors": {exc.field or "__all__": [exc.message]}}, status=400)
@@ -174,8 +178,13 @@ def card(request: HttpRequest) -> HttpResponse:
 def card_start(request: HttpRequest) -> JsonResponse:
     if not ratelimit.allow("card-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL):
         return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
+    refusal = refuse_blocked(request)
+    if refusal is not None:
+        return refusal
     try:
-        secret = services.start_card_update(_own_paid_membership(request))
+        secret = services.start_card_update(
+            _own_paid_membership(request), client_ip=ratelimit.client_ip(request)
+        )
     except services.MembershipRefused as exc:
         return JsonResponse({"error": exc.message}, status=400)
     except gateway.GatewayError as exc:
@@ -186,14 +195,58 @@ def card_start(request: HttpRequest) -> JsonResponse:
 @require_POST
 @_json_login_required
 def card_finish(request: HttpRequest) -> JsonResponse:
+    """Save the card; a past-due renewal is paid with it (3-D Secure if the bank asks)."""
     try:
-        membership = services.finish_card_update(_own_paid_membership(request))
+        outcome = services.finish_card_update(_own_paid_membership(request))
     except services.MembershipRefused as exc:
         return JsonResponse({"error": exc.message}, status=400)
     except gateway.GatewayError as exc:
         return JsonResponse({"error": exc.user_message}, status=502)
-    messages.success(request, "Your card is updated.")
-    return JsonResponse({"status": membership.status})
+    if outcome.status == "succeeded":
+        messages.success(request, "Your card is updated.")
+    return payment_step(outcome, doneUrl=reverse("members:account"))
+
+
+# --- A renewal that waits for 3-D Secure ------------------------------------------------
+
+
+@login_required
+@require_GET
+def confirm_payment(request: HttpRequest) -> HttpResponse:
+    """The page the "confirm your payment" email links to: the amount, and one button."""
+    membership = _own_paid_membership(request)
+    try:
+        renewal = selectors.renewal_to_confirm(membership)
+    except gateway.GatewayError as exc:
+        messages.error(request, exc.user_message)
+        return redirect("members:account")
+    return render(
+        request,
+        "members/confirm_payment.html",
+        {
+            "membership": membership,
+            "renewal": renewal,
+            **stripe_page(
+                settleUrl=reverse("members:confirm_payment_settle"),
+                doneUrl=reverse("members:account"),
+            ),
+        },
+    )
+
+
+@require_POST
+@_json_login_required
+def confirm_payment_settle(request: HttpRequest) -> JsonResponse:
+    """Where the renewal stands: 3-D Secure to run in Stripe.js, or done."""
+    try:
+        outcome = services.confirm_renewal_payment(_own_paid_membership(request))
+    except services.MembershipRefused as exc:
+        return JsonResponse({"error": exc.message}, status=400)
+    except gateway.GatewayError as exc:
+        return JsonResponse({"error": exc.user_message}, status=502)
+    if outcome.status == "succeeded":
+        messages.success(request, "Your membership payments are up to date. Thank you!")
+    return payment_step(outcome, doneUrl=reverse("members:account"))
 
 
 # --- Change, cancel, resume -----------------------------------------------------------

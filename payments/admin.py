@@ -14,8 +14,10 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from payments import services
+from payments import card_testing, services
 from payments.models import (
+    CardCheckFailure,
+    CardTestingBlock,
     Dispute,
     Donation,
     Donor,
@@ -66,6 +68,9 @@ class SuggestedAmountAdmin(admin.ModelAdmin):
 
 @admin.register(Donor)
 class DonorAdmin(ReadOnlyAdmin):
+    """Donors. members/privacy_admin.py registers it again with the data-protection
+    actions (export, erase), which reach memberships and gift memberships too."""
+
     list_display = ["email", "name", "user", "stripe_customer_id", "created_at"]
     search_fields = ["email", "name", "stripe_customer_id"]
     list_select_related = ["user"]
@@ -266,9 +271,7 @@ class DisputeAdmin(ReadOnlyAdmin):
 
     @admin.display(description="")
     def flag(self, obj: Dispute) -> str:
-        return (
-            format_html('<strong class="flag">{}</strong>', "OPEN") if obj.is_open else ""
-        )
+        return format_html('<strong class="flag">{}</strong>', "OPEN") if obj.is_open else ""
 
     @admin.display(description="Amount")
     def amount_display(self, obj: Dispute) -> str:
@@ -380,3 +383,80 @@ class StripeEventAdmin(ReadOnlyAdmin):
         for event in events:
             services.requeue_event(event)
         self.message_user(request, f"{len(events)} event(s) queued for processing.")
+
+
+class BlockInForceFilter(admin.SimpleListFilter):
+    title = "in force"
+    parameter_name = "in_force"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "In force"), ("no", "Ended or lifted")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(until__gt=timezone.now())
+        if self.value() == "no":
+            return queryset.filter(until__lte=timezone.now())
+        return queryset
+
+
+@admin.register(CardTestingBlock)
+class CardTestingBlockAdmin(ReadOnlyAdmin):
+    """Sources that failed too many card checks: their new payments are refused until the
+    block ends (payments/card_testing.py). Staff with the permission may lift one early."""
+
+    list_display = [
+        "blocked_at",
+        "flag",
+        "source",
+        "who",
+        "reason",
+        "until",
+        "failures",
+        "times_blocked",
+        "lifted_by",
+    ]
+    list_filter = [BlockInForceFilter, "source"]
+    search_fields = ["value", "user__email"]
+    list_select_related = ["user", "lifted_by"]
+    date_hierarchy = "blocked_at"
+    actions = ["lift"]
+
+    @admin.display(description="")
+    def flag(self, obj: CardTestingBlock) -> str:
+        if obj.until > timezone.now():
+            return format_html('<strong class="flag">{}</strong>', "BLOCKED")
+        return ""
+
+    @admin.display(description="Address, email, account or card", ordering="value")
+    def who(self, obj: CardTestingBlock) -> str:
+        if obj.user is not None:
+            return f"{obj.user.email} (account {obj.value})"
+        return obj.value
+
+    def has_lift_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.lift_cardtestingblock")
+
+    @admin.action(description="Lift the block now", permissions=["lift"])
+    def lift(self, request: HttpRequest, queryset) -> None:
+        lifted = card_testing.lift_blocks(queryset, by=request.user)
+        self.message_user(request, f"{lifted} block(s) lifted.")
+
+
+@admin.register(CardCheckFailure)
+class CardCheckFailureAdmin(ReadOnlyAdmin):
+    """Each failed card check counted, kept only while it can count towards a block."""
+
+    list_display = [
+        "created_at",
+        "stage",
+        "start",
+        "client_ip",
+        "email",
+        "user",
+        "card_fingerprint",
+    ]
+    list_filter = ["stage"]
+    search_fields = ["start", "client_ip", "email", "card_fingerprint"]
+    list_select_related = ["user"]
+    date_hierarchy = "created_at"

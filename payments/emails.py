@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from payments.models import Receipt, Refund
 from payments.money import Money
+from payments.privacy import is_erased_address
 from payments.states import RefundStatus
 
 
@@ -27,7 +28,13 @@ def organization() -> dict[str, str]:
 
 
 def send_templated(template: str, subject: str, to: str, context: dict) -> None:
-    """Send `<template>.txt` with `<template>.html` as its HTML part, now."""
+    """Send `<template>.txt` with `<template>.html` as its HTML part, now.
+
+    Nothing is sent to an erased person's stand-in address (`erased-...@invalid`):
+    a late receipt, refund notice or membership email has no one to go to.
+    """
+    if is_erased_address(to):
+        return
     context = {**context, "organization": organization(), "site_url": settings.SITE_URL}
     message = EmailMultiAlternatives(
         subject=subject, body=render_to_string(f"{template}.txt", context), to=[to]

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from members import gifts
 from members import services as members
-from payments import services
+from payments import card_testing, services
 from payments import stripe_gateway as gateway
 from payments.models import StripeEvent
 from payments.states import EVENT, EventStatus, PaymentKind
@@ -34,10 +34,31 @@ def payment_intent_succeeded(event: StripeEvent) -> None:
 
 
 def payment_intent_payment_failed(event: StripeEvent) -> None:
+    """A declined payment: the gift shows it, and it counts as a failed card check (also
+    when the card was tried on the PaymentIntent's client secret, directly at Stripe)."""
     intent = gateway.intent_from_object(event.data_object)
     services.mark_intent_failed(intent)
     if intent.metadata.get(services.META_KIND) == PaymentKind.GIFT:
         gifts.gift_payment_failed(intent.metadata[services.META_DONATION])
+    if intent.metadata.get(services.META_DONATION):
+        services.donation_card_check_failed(
+            intent.metadata[services.META_DONATION], card_testing.payment_failure(intent)
+        )
+
+
+def setup_intent_setup_failed(event: StripeEvent) -> None:
+    """A card declined while being set up: Stripe.js confirms SetupIntents directly with
+    Stripe, so this event is how we learn of it. Counted against the gift or membership
+    its metadata names (see payments/card_testing.py)."""
+    setup = gateway.setup_intent_from_object(event.data_object)
+    failure = card_testing.setup_failure(setup, event_id=event.stripe_id)
+    gift = setup.metadata.get(services.META_DONATION)
+    membership = setup.metadata.get(members.META_MEMBERSHIP)
+    if gift and services.donation_card_check_failed(gift, failure):
+        return
+    if membership and members.membership_card_check_failed(membership, failure):
+        return
+    raise services.NotOurs(f"SetupIntent {setup.id} is not for a gift or membership of ours.")
 
 
 def charge_updated(event: StripeEvent) -> None:
@@ -96,6 +117,7 @@ def invoice_payment_action_required(event: StripeEvent) -> None:
 HANDLERS = {
     "payment_intent.succeeded": payment_intent_succeeded,
     "payment_intent.payment_failed": payment_intent_payment_failed,
+    "setup_intent.setup_failed": setup_intent_setup_failed,
     "charge.updated": charge_updated,
     "charge.refunded": charge_refunded,
     "charge.refund.updated": refund_changed,

@@ -155,6 +155,14 @@ class Donation(Attribution):
     attempts = models.PositiveSmallIntegerField(
         default=0, help_text="PaymentIntents tried, one per card."
     )
+    card_failures = models.PositiveSmallIntegerField(
+        default=0,
+        help_text="Failed card checks (declined at setup or payment); at "
+        "DONATION_MAX_CARD_ATTEMPTS the gift is closed and the reader starts again.",
+    )
+    client_ip = models.GenericIPAddressField(
+        null=True, blank=True, help_text="The address the gift was started from (card testing)."
+    )
     last_error = models.CharField(max_length=500, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -381,3 +389,95 @@ class Receipt(models.Model):
 
     def __str__(self) -> str:
         return f"Receipt {self.number}"
+
+
+class CardCheckSource(models.TextChoices):
+    """What failed card checks are counted against, and what a block refuses."""
+
+    IP = "ip", "Client address"
+    EMAIL = "email", "Email"  # normalised: lower-case, without the `+tag`
+    ACCOUNT = "account", "Member account"  # a signed-in member, whatever strangers type
+    CARD = "card", "Card fingerprint"
+
+
+class CardCheckFailure(models.Model):
+    """One failed card check: a card Stripe declined while being set up or charged.
+
+    Written once per failure (`key` names what failed), however many ways it is
+    reported (our /pay answer, Stripe's event, a redelivery). See payments/card_testing.py.
+    """
+
+    key = models.CharField(max_length=255, unique=True, help_text="What failed, once.")
+    stage = models.CharField(max_length=10, choices=[("setup", "Setup"), ("payment", "Payment")])
+    start = models.CharField(max_length=100, help_text="The gift or membership it was for.")
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    email = models.CharField(
+        max_length=254, blank=True, help_text="A guest's email, normalised (members: account)."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        help_text="The signed-in member whose start it was.",
+    )
+    card_fingerprint = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["client_ip", "created_at"]),
+            models.Index(fields=["email", "created_at"]),
+            models.Index(fields=["user", "created_at"]),
+            models.Index(fields=["card_fingerprint", "created_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stage} failure for {self.start}"
+
+
+class CardTestingBlock(models.Model):
+    """A source (client address, email, member account, card) that failed too many card
+    checks: its new gifts, memberships and card updates are refused until `until`
+    (unless it passes DONATION_CHALLENGE). One row per source, renewed when it trips again."""
+
+    source = models.CharField(max_length=10, choices=CardCheckSource.choices)
+    value = models.CharField(
+        max_length=254, help_text="The address, normalised email, account id or fingerprint."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="+",
+        help_text="The member account (account blocks).",
+    )
+    reason = models.CharField(max_length=200)
+    failures = models.PositiveIntegerField(help_text="Failed card checks counted when it tripped.")
+    times_blocked = models.PositiveIntegerField(default=1)
+    blocked_at = models.DateTimeField()
+    until = models.DateTimeField(db_index=True)
+    lifted_at = models.DateTimeField(null=True, blank=True)
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["-blocked_at"]
+        verbose_name = "card-testing block"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["source", "value"], name="payments_block_one_per_source"
+            ),
+        ]
+        permissions = [("lift_cardtestingblock", "Can lift a card-testing block")]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.value}"

@@ -36,6 +36,17 @@ def allow(scope: str, key: str, rate: str) -> bool:
         return limit >= 1
 
 
+def email_key(email: str) -> str:
+    """The one bucket an address counts in, for every limit: lower-case, with the local
+    part's `+tag` dropped, since reader+1@ and reader+2@ reach the same inbox (and a
+    bot would otherwise get a fresh limit per tag)."""
+    address = email.strip().lower()
+    local, at, domain = address.rpartition("@")
+    if not at:
+        return address
+    return f"{local.split('+', 1)[0] or local}@{domain}"
+
+
 def client_ip(request) -> str:
     """The reader's address, behind NUM_PROXIES trusted proxies."""
     if settings.NUM_PROXIES:

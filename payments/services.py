@@ -12,12 +12,17 @@ never wait on each other in a circle:
     Stripe event → membership → gift membership → donor → donation
         → payment → refund → dispute → receipt
 
+Failed card checks are counted last (`payments.card_testing`: a lock per source,
+then the block's row), after the gift or membership they belong to; admin's
+"lift" takes only block rows.
+
 Receipts and refund notices are claimed in a transaction of their own (see
 `payments.emails`), so nothing is locked while an email is sent.
 """
 
 import hashlib
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -27,6 +32,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Max, Q, Sum
 from django.utils import timezone
 
+from payments import card_testing
 from payments import stripe_gateway as gateway
 from payments.currencies import fee_cover, get_currency, minimum_gift
 from payments.models import Dispute, Donation, Donor, Payment, Receipt, Refund, StripeEvent
@@ -158,12 +164,14 @@ def start_donation(
     user=None,
     attribution: dict | None = None,
     kind: str = PaymentKind.ONE_TIME,
+    client_ip: str | None = None,
 ) -> tuple[Donation, str]:
     """Record the gift and open a Stripe SetupIntent for the card.
 
     Returns the donation and the SetupIntent's client secret for Stripe.js.
     Raises DonationRefused for an amount out of bounds, GatewayError when
-    Stripe refuses or cannot be reached (then nothing is stored).
+    Stripe refuses or cannot be reached (then nothing is stored). `client_ip`
+    is where the reader started from: failed card checks count against it.
     """
     currency = currency.upper()
     check_gift_amount(amount, currency)
@@ -176,6 +184,7 @@ def start_donation(
         fee_cover=fee_cover(amount, currency) if cover_fees else 0,
         currency=currency,
         kind=kind,
+        client_ip=card_testing.valid_ip(client_ip),
         **(attribution or {}),
     )
     setup = _open_setup_intent(donation)
@@ -209,6 +218,8 @@ def pay_donation(public_id) -> PayOutcome:
         if donation.status == DonationStatus.SUCCEEDED:
             return PayOutcome("succeeded")
         if donation.status == DonationStatus.ABANDONED:
+            if card_testing.closed_for_card_testing(donation):
+                raise DonationRefused(card_testing.GIFT_ATTEMPTS_USED_UP)
             raise DonationRefused("This gift has expired. Please start again.")
         if donation.stripe_payment_intent_id and donation.status != DonationStatus.FAILED:
             intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
@@ -217,8 +228,10 @@ def pay_donation(public_id) -> PayOutcome:
         setup = gateway.retrieve_setup_intent(donation.stripe_setup_intent_id)
         if setup.status != "succeeded" or not setup.payment_method_id:
             raise DonationRefused("Please enter your card details.", field="card")
+        if card_testing.active_block(card=setup.card_fingerprint):
+            raise DonationRefused(card_testing.CARD_BLOCKED, field="card")
         if donation.attempts >= settings.DONATION_MAX_CARD_ATTEMPTS:
-            raise DonationRefused("Too many card attempts for this gift. Please start again.")
+            raise DonationRefused(card_testing.GIFT_ATTEMPTS_USED_UP)
         donation.attempts += 1
         try:
             intent = gateway.create_payment_intent(
@@ -232,15 +245,43 @@ def pay_donation(public_id) -> PayOutcome:
         except gateway.CardDeclined as declined:
             if declined.payment_intent_id:
                 donation.stripe_payment_intent_id = declined.payment_intent_id
-            return _fail_attempt(donation, declined.user_message)
+            failure = _declined_payment(donation, declined, card=setup.card_fingerprint)
+            return _fail_attempt(donation, declined.user_message, failure=failure)
         donation.stripe_payment_intent_id = intent.id
         return _follow_intent(donation, intent)
+
+
+def _declined_payment(
+    donation: Donation, declined: gateway.CardDeclined, *, card: str | None
+) -> card_testing.CardFailure:
+    """The failed card check a decline on /pay was, read back from Stripe so that it is
+    the same failure Stripe's `payment_intent.payment_failed` names (counted once)."""
+    if declined.payment_intent_id:
+        try:
+            intent = gateway.retrieve_payment_intent(declined.payment_intent_id)
+        except gateway.GatewayError:
+            logger.warning("Declined PaymentIntent %s not read back", declined.payment_intent_id)
+        else:
+            return card_testing.payment_failure(intent, card=card)
+    return card_testing.CardFailure(
+        key=f"payment:donation-{donation.public_id}-attempt-{donation.attempts}",
+        stage="payment",
+        card=card,
+        payment_intent_id=declined.payment_intent_id,
+    )
 
 
 def _follow_intent(donation: Donation, intent: gateway.IntentInfo) -> PayOutcome:
     """Bring the donation's status in line with its PaymentIntent and say what comes next."""
     if intent.status in ("requires_payment_method", "canceled"):
-        return _fail_attempt(donation, intent.error_message or "Your card was declined.")
+        failure = (
+            card_testing.payment_failure(intent)
+            if intent.status == "requires_payment_method"
+            else None
+        )
+        return _fail_attempt(
+            donation, intent.error_message or "Your card was declined.", failure=failure
+        )
     status, outcome = {
         "succeeded": (DonationStatus.SUCCEEDED, PayOutcome("succeeded")),
         "processing": (DonationStatus.PROCESSING, PayOutcome("processing")),
@@ -258,10 +299,16 @@ def _follow_intent(donation: Donation, intent: gateway.IntentInfo) -> PayOutcome
     return outcome
 
 
-def _fail_attempt(donation: Donation, message: str) -> PayOutcome:
-    """This card did not work: record why and open a fresh SetupIntent for another."""
+def _fail_attempt(
+    donation: Donation, message: str, *, failure: card_testing.CardFailure | None = None
+) -> PayOutcome:
+    """This card did not work: record why, count the failed card check, and open a fresh
+    SetupIntent for another card, unless the gift has used up its attempts (then it is
+    closed, and the reader starts again)."""
     DONATION.advance(donation, DonationStatus.FAILED)
     donation.last_error = message[:500]
+    if failure is not None and card_testing.count_donation_failure(donation, failure):
+        return PayOutcome("failed", message=f"{message} {card_testing.START_AGAIN}")
     if donation.attempts < settings.DONATION_MAX_CARD_ATTEMPTS:
         setup = _open_setup_intent(donation)
         donation.stripe_setup_intent_id = setup.id
@@ -365,7 +412,9 @@ def record_invoice_payment(
     payment = Payment.objects.filter(stripe_invoice_id=invoice.id).first()
     if payment is not None:
         return payment
-    if not invoice.payments_included:  # webhooks leave out the invoice's payments
+    if not invoice.payments_included or not (invoice.payment_intent_id or invoice.charge_id):
+        # Webhooks leave out the invoice's payments; and what an invoice paid outside
+        # Stripe brought in is taken from Stripe's invoice, not from an event's word.
         invoice = gateway.retrieve_invoice(invoice.id)
     fields = {
         "donor": donor,
@@ -455,6 +504,28 @@ def mark_intent_failed(intent: gateway.IntentInfo) -> None:
 
 class NotOurs(Exception):
     """A Stripe object that names no payment of ours: its event is ignored, with this reason."""
+
+
+def donation_card_check_failed(public_id: str, failure: card_testing.CardFailure) -> bool:
+    """Stripe declined a card for a gift (at setup, or when paying): counted against the
+    gift, where it came from, its email or member, and the card; the gift is closed once
+    it has used up its attempts or one of those is blocked. False for a gift we do not
+    have (nothing counted)."""
+    try:
+        uuid.UUID(str(public_id))
+    except ValueError:
+        return False
+    with transaction.atomic():
+        donation = (
+            Donation.objects.select_for_update(of=("self",))
+            .select_related("donor")
+            .filter(public_id=public_id)
+            .first()
+        )
+        if donation is None:
+            return False
+        card_testing.count_donation_failure(donation, failure)
+    return True
 
 
 def payment_for_charge(

@@ -78,6 +78,12 @@ class SetupIntentInfo:
     client_secret: str
     status: str
     payment_method_id: str | None
+    metadata: dict[str, str] = field(default_factory=dict)
+    # The card last tried: the confirmed one (when `payment_method` came expanded), or
+    # the one a declined confirmation tried (`last_setup_error.payment_method`).
+    card_fingerprint: str | None = None
+    error_message: str | None = None  # why the last confirmation failed
+    failed_payment_method_id: str | None = None  # the card that failed then
 
 
 @dataclass(frozen=True)
@@ -92,6 +98,8 @@ class IntentInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     error_message: str | None = None
     charge: "ChargeInfo | None" = None  # when the object carried the charge expanded
+    error_code: str | None = None  # of the last failed attempt (`card_declined`...)
+    card_fingerprint: str | None = None  # the card that last failed, when Stripe says
 
 
 @dataclass(frozen=True)
@@ -314,11 +322,66 @@ def create_setup_intent(
         },
         idempotency_key=idempotency_key,
     )
-    return _setup_intent(intent.to_dict())
+    return setup_intent_from_object(intent.to_dict())
 
 
 def retrieve_setup_intent(setup_intent_id: str) -> SetupIntentInfo:
-    return _setup_intent(_call(client().v1.setup_intents.retrieve, setup_intent_id).to_dict())
+    """The SetupIntent with its card expanded, so the card's fingerprint is known."""
+    intent = _call(
+        client().v1.setup_intents.retrieve,
+        setup_intent_id,
+        params={"expand": ["payment_method"]},
+    )
+    return setup_intent_from_object(intent.to_dict())
+
+
+# What Stripe refuses to cancel because nothing is left to confirm on it.
+SETUP_INTENT_FINAL = ("canceled", "succeeded")
+PAYMENT_INTENT_FINAL = ("canceled", "succeeded", "processing")
+
+
+def cancel_setup_intent(setup_intent_id: str, *, idempotency_key: str) -> SetupIntentInfo | None:
+    """Cancel a SetupIntent so its client secret can no longer be confirmed (a start
+    that used up its card attempts, or whose source is blocked for card testing).
+
+    One that already succeeded or was canceled is read back instead (Stripe refuses
+    to cancel it, and nothing can be confirmed on it any more); one Stripe does not
+    have (404) is None.
+    """
+    try:
+        intent = _write(
+            client().v1.setup_intents.cancel, setup_intent_id, idempotency_key=idempotency_key
+        )
+    except ObjectNotFound:
+        return None
+    except GatewayUnavailable:
+        raise
+    except GatewayError:
+        current = retrieve_setup_intent(setup_intent_id)
+        if current.status not in SETUP_INTENT_FINAL:
+            raise
+        return current
+    return setup_intent_from_object(intent.to_dict())
+
+
+def cancel_payment_intent(payment_intent_id: str, *, idempotency_key: str) -> IntentInfo | None:
+    """Cancel a PaymentIntent so its client secret (handed out for 3-D Secure) cannot be
+    confirmed with another card. One already final (succeeded, processing, canceled) is
+    read back instead; one Stripe does not have (404) is None."""
+    try:
+        intent = _write(
+            client().v1.payment_intents.cancel, payment_intent_id, idempotency_key=idempotency_key
+        )
+    except ObjectNotFound:
+        return None
+    except GatewayUnavailable:
+        raise
+    except GatewayError:
+        current = retrieve_payment_intent(payment_intent_id)
+        if current.status not in PAYMENT_INTENT_FINAL:
+            raise
+        return current
+    return intent_from_object(intent.to_dict())
 
 
 def create_payment_intent(
@@ -747,13 +810,28 @@ def _required(obj: dict, *keys: str) -> None:
         )
 
 
-def _setup_intent(obj: dict) -> SetupIntentInfo:
+def _card_fingerprint(payment_method: Any) -> str | None:
+    """An expanded payment method's card fingerprint (None for an id, or no card)."""
+    if not isinstance(payment_method, dict):
+        return None
+    return (payment_method.get("card") or {}).get("fingerprint") or None
+
+
+def setup_intent_from_object(obj: dict) -> SetupIntentInfo:
     _required(obj, "id", "status")
+    error = obj.get("last_setup_error") or {}
+    failed_method = error.get("payment_method")
     return SetupIntentInfo(
         id=obj["id"],
         client_secret=obj.get("client_secret") or "",
         status=obj["status"],
         payment_method_id=_id(obj.get("payment_method")),
+        metadata=dict(obj.get("metadata") or {}),
+        card_fingerprint=(
+            _card_fingerprint(obj.get("payment_method")) or _card_fingerprint(failed_method)
+        ),
+        error_message=error.get("message"),
+        failed_payment_method_id=_id(failed_method),
     )
 
 
@@ -775,6 +853,8 @@ def intent_from_object(obj: dict) -> IntentInfo:
         metadata=dict(obj.get("metadata") or {}),
         error_message=error.get("message"),
         charge=charge_from_object(latest) if isinstance(latest, dict) else None,
+        error_code=error.get("code"),
+        card_fingerprint=_card_fingerprint(error.get("payment_method")),
     )
 
 

@@ -1,11 +1,12 @@
 """Thin Celery tasks: take ids, call services. All idempotent: safe to run twice."""
 
+from dataclasses import asdict
 from datetime import timedelta
 
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from payments import emails, handlers, services
+from payments import emails, handlers, retention, services
 
 
 @shared_task(bind=True, max_retries=10)
@@ -56,3 +57,9 @@ def send_unsent_emails(older_than_minutes: int = 3) -> dict[str, int]:
 def reconcile_stripe_events() -> dict[str, int]:
     result = services.reconcile_events()
     return {"seen": result.seen, "stored": result.stored, "requeued": result.requeued}
+
+
+@shared_task
+def apply_retention() -> dict[str, int]:
+    """Beat, daily: delete old raw Stripe events and gifts never paid (see payments.retention)."""
+    return asdict(retention.apply_retention())

@@ -7,7 +7,7 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django.views.decorators.http import require_GET, require_POST
 
-from payments import ratelimit, selectors, services
+from payments import card_testing, ratelimit, selectors, services
 from payments import stripe_gateway as gateway
 from payments.currencies import currencies_for_page
 from payments.forms import DonationForm, errors_by_field
@@ -50,16 +50,49 @@ def give(request: HttpRequest) -> HttpResponse:
     )
 
 
+def _giver_limit(request: HttpRequest, email: str) -> tuple[str, str]:
+    """The rate-limit bucket a start counts in besides its address: a signed-in member's
+    own account (strangers typing their address cannot fill it), else the email as
+    `ratelimit.email_key` normalises it."""
+    if request.user.is_authenticated:
+        return "give-account", str(request.user.pk)
+    return "give-email", ratelimit.email_key(email)
+
+
+def refuse_blocked(
+    request: HttpRequest, email: str | None = None, *, challenge_everyone: bool = False
+) -> JsonResponse | None:
+    """A start from a source blocked for failed card checks (its address, the guest's email
+    or the member's account: payments/card_testing.py) is refused with 429 until the block
+    ends, unless it passes DONATION_CHALLENGE when one is configured. With
+    `challenge_everyone`, every start must pass a configured challenge (400 otherwise)."""
+    user_id = request.user.pk if request.user.is_authenticated else None
+    blocked = card_testing.active_block(
+        ip=ratelimit.client_ip(request), email=None if user_id else email, user_id=user_id
+    )
+    challenge = settings.DONATION_CHALLENGE
+    if blocked is None and not (challenge and challenge_everyone):
+        return None
+    if challenge and import_string(challenge)(request):
+        return None
+    if blocked is not None:
+        message = (
+            card_testing.SOURCE_BLOCKED_CHALLENGE if challenge else card_testing.SOURCE_BLOCKED
+        )
+        return JsonResponse({"error": message, "challenge": bool(challenge)}, status=429)
+    return JsonResponse({"error": "Please complete the check and try again."}, status=400)
+
+
 def refuse_before_stripe(request: HttpRequest, email: str) -> JsonResponse | None:
-    """Card-testing defence for a new gift: rate limits per IP and email, then the challenge."""
+    """Card-testing defence for a new gift: rate limits per IP and per email (or member),
+    then blocks for failed card checks, then the challenge."""
+    giver_scope, giver = _giver_limit(request, email)
     if not (
         ratelimit.allow("give-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
-        and ratelimit.allow("give-email", email, settings.DONATION_RATE_PER_EMAIL)
+        and ratelimit.allow(giver_scope, giver, settings.DONATION_RATE_PER_EMAIL)
     ):
         return JsonResponse({"error": TOO_MANY}, status=429)
-    if settings.DONATION_CHALLENGE and not import_string(settings.DONATION_CHALLENGE)(request):
-        return JsonResponse({"error": "Please complete the check and try again."}, status=400)
-    return None
+    return refuse_blocked(request, email, challenge_everyone=True)
 
 
 @require_POST
@@ -81,6 +114,7 @@ def give_start(request: HttpRequest) -> JsonResponse:
             cover_fees=form.cleaned_data["cover_fees"],
             user=request.user if request.user.is_authenticated else None,
             attribution={**form.attribution(), "article": article},
+            client_ip=ratelimit.client_ip(request),
         )
     except services.DonationRefused as exc:
         return JsonResponse({"errors": {exc.field or "__all__": [exc.message]}}, status=400)

@@ -1,7 +1,7 @@
 """Every field the gateway's parsers read exists in the pinned API version, or is declared
 as the emulator's older shape (read only as a fallback).
 
-Each parser (`*_from_object`, `_setup_intent`) runs on payloads in the current
+Each parser (`*_from_object`) runs on payloads in the current
 shape (the project's builders, Stripe's own examples in `../shared`) and in the
 emulator's older shapes (real localstripe answers, and older variants made from
 them), wrapped so that every key read is recorded (tests/support/stripe_fields.py).
@@ -25,7 +25,12 @@ from django.conf import settings
 from payments import stripe_gateway as gateway
 from tests.support import stripe_payloads as payloads
 from tests.support.stripe_fields import Trace, declared, traced, undeclared
-from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, CARD_OK
+from tests.support.stripejs import (
+    CARD_DECLINED_AT_SETUP,
+    CARD_DECLINED_ON_CHARGE,
+    CARD_OK,
+    confirm_card_setup,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/stripe/fixtures3.json"
 
@@ -49,7 +54,7 @@ EMULATOR_ONLY_FIELDS: dict[str, frozenset[str]] = getattr(
 )
 
 # Parsers whose name does not say the object type they read.
-OBJECT_TYPE_OF = {"intent_from_object": "payment_intent", "_setup_intent": "setup_intent"}
+OBJECT_TYPE_OF = {"intent_from_object": "payment_intent"}
 
 
 def parsers() -> dict[str, str]:
@@ -89,6 +94,12 @@ def current_shape_payloads() -> Payloads:
             ("charge as an id", payloads.payment_intent(id=intent_id)),
             ("charge expanded", payloads.payment_intent(latest_charge=expanded_charge)),
             ("declined", payloads.payment_intent(status="requires_payment_method", error="No.")),
+            (
+                "declined, naming the card",
+                payloads.payment_intent(
+                    status="requires_payment_method", error="No.", card="4f1a2b3c4d5e6f70"
+                ),
+            ),
         ],
         "charge": [
             ("balance transaction as an id", payloads.charge()),
@@ -124,7 +135,19 @@ def current_shape_payloads() -> Payloads:
                     "status": "succeeded",
                     "usage": "off_session",
                 },
-            )
+            ),
+            (
+                "card expanded",
+                payloads.setup_intent(
+                    status="succeeded",
+                    payment_method=payloads.payment_method(),
+                    metadata={"k": "v"},
+                ),
+            ),
+            (
+                "declined at setup",
+                payloads.setup_intent(error="Declined.", card="4f1a2b3c4d5e6f70"),
+            ),
         ],
     }
 
@@ -172,6 +195,9 @@ def emulator_payloads() -> Payloads:
     charge = client.v1.charges.retrieve(charge_id, params={"expand": ["balance_transaction"]})
     refund = client.v1.refunds.create(params={"payment_intent": intent["id"], "amount": 200})
     setup = client.v1.setup_intents.create(params={"customer": customer.id, "usage": "off_session"})
+    declined_setup = client.v1.setup_intents.create(params={"customer": customer.id})
+    confirm_card_setup(declined_setup.client_secret, CARD_DECLINED_AT_SETUP)
+    declined_setup = client.v1.setup_intents.retrieve(declined_setup.id)
 
     client.v1.customers.update(
         customer.id, params={"invoice_settings": {"default_payment_method": paying}}
@@ -204,7 +230,10 @@ def emulator_payloads() -> Payloads:
         ],
         "charge": [("localstripe, expanded", charge.to_dict())],
         "refund": [("localstripe", refund.to_dict())],
-        "setup_intent": [("localstripe", setup.to_dict())],
+        "setup_intent": [
+            ("localstripe", setup.to_dict()),
+            ("localstripe, declined at setup", declined_setup.to_dict()),
+        ],
         "subscription": [
             ("localstripe", subscription),
             ("before 2018: one plan, no items", without(subscription, "items")),
@@ -275,7 +304,9 @@ def all_reads(*sources: Payloads) -> dict[str, set[str]]:
 
 
 def test_every_parser_is_fed_current_shape_and_emulator_shape_payloads(emulator):
-    assert {"intent_from_object", "invoice_from_object", "_setup_intent"} <= PARSERS.keys()
+    assert {"intent_from_object", "invoice_from_object", "setup_intent_from_object"} <= (
+        PARSERS.keys()
+    )
     current = current_shape_payloads()
     for name, kind in PARSERS.items():
         assert current.get(kind), f"{name}: no current-shape {kind} payload here"

@@ -25,6 +25,10 @@ CARD_ERROR = "set on card errors; the fixture's error has a type only"
 NOT_IN_FIXTURE = {
     "payment_intent.last_payment_error.code": CARD_ERROR,
     "payment_intent.last_payment_error.message": CARD_ERROR,
+    "payment_intent.last_payment_error.payment_method": CARD_ERROR,
+    "setup_intent.last_setup_error.code": CARD_ERROR,
+    "setup_intent.last_setup_error.message": CARD_ERROR,
+    "setup_intent.last_setup_error.payment_method": CARD_ERROR,
     "invoice.payments": "includable list (expand[]=payments), absent from the fixture invoice",
     "invoice_payment.payment.payment_intent": "present when payment.type is payment_intent",
 }
@@ -35,6 +39,16 @@ LIBRARY_DECLARES = {
     "payment_intent.last_payment_error.message": (
         stripe.PaymentIntent,
         ["LastPaymentError", "message"],
+    ),
+    "payment_intent.last_payment_error.payment_method": (
+        stripe.PaymentIntent,
+        ["LastPaymentError", "payment_method"],
+    ),
+    "setup_intent.last_setup_error.code": (stripe.SetupIntent, ["LastSetupError", "code"]),
+    "setup_intent.last_setup_error.message": (stripe.SetupIntent, ["LastSetupError", "message"]),
+    "setup_intent.last_setup_error.payment_method": (
+        stripe.SetupIntent,
+        ["LastSetupError", "payment_method"],
     ),
     "invoice.payments": (stripe.Invoice, ["payments"]),
     "invoice_payment.payment.payment_intent": (
@@ -56,6 +70,11 @@ BUILDERS = {
          "balance_transaction", "billing_details.email", "receipt_email"],
     ),
     "balance_transaction": (payloads.balance_transaction, ["id", "fee", "net"]),
+    "setup_intent": (
+        payloads.setup_intent,
+        ["id", "status", "client_secret", "payment_method", "metadata", "last_setup_error"],
+    ),
+    "payment_method": (payloads.payment_method, ["id", "card.fingerprint"]),
     "refund": (
         payloads.refund,
         ["id", "charge", "payment_intent", "amount", "currency", "status", "reason", "metadata"],
@@ -142,7 +161,14 @@ def full_objects() -> dict[str, dict]:
             ),
             metadata={"patronage_donation": "x"},
             error="Your card was declined.",
+            card="4f1a2b3c4d5e6f70",
         ),
+        "setup_intent": payloads.setup_intent(
+            metadata={"patronage_donation": "x"},
+            error="Your card was declined.",
+            card="4f1a2b3c4d5e6f70",
+        ),
+        "payment_method": payloads.payment_method(fingerprint="4f1a2b3c4d5e6f70"),
         "charge": payloads.charge(
             balance_transaction=payloads.balance_transaction(fee=100),
             payment_intent=intent_id,
@@ -392,3 +418,22 @@ def test_gateway_reads_stripes_own_fixture_invoice_and_subscription(resources):
         2000,
     )
     assert subscription.current_period_end == gateway.timestamp(976287773)
+
+
+def test_the_card_a_declined_check_names_is_a_payment_method_as_stripe_has_it(resources):
+    """`last_setup_error.payment_method` and `last_payment_error.payment_method` are left out
+    of Stripe's fixtures: the card inside them is checked against the payment method's."""
+    declined = {
+        "setup_intent": payloads.setup_intent(error="Declined.", card="4f1a2b3c4d5e6f70"),
+        "payment_intent": payloads.payment_intent(
+            status="requires_payment_method", error="Declined.", card="4f1a2b3c4d5e6f70"
+        ),
+    }
+    for name, error_key in (
+        ("setup_intent", "last_setup_error"),
+        ("payment_intent", "last_payment_error"),
+    ):
+        method = declined[name][error_key]["payment_method"]
+        problems = unknown_keys(method, resources["payment_method"], "payment_method", resources)
+        assert problems == [], name
+        assert method["card"]["fingerprint"] == "4f1a2b3c4d5e6f70"

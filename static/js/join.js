@@ -1,6 +1,7 @@
 // "Become a member": card entry with Stripe.js.
 // 1. POST the form to startUrl -> our membership + a SetupIntent secret.
-// 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked).
+// 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked),
+//    once per SetupIntent: sent again after an error on step 3, the form goes on to it.
 // 3. POST confirmUrl -> we subscribe; if the bank wants 3-D Secure for the first
 //    payment, confirmCardPayment, then ask again.
 (function () {
@@ -14,6 +15,9 @@
   const ui = Patronage.formUi(form);
 
   let membership = null; // {confirmUrl, welcomeUrl, setupClientSecret} once started
+  const setups = Patronage.cardSetup(stripe, card, function (secret) {
+    if (membership && membership.setupClientSecret === secret) membership = null; // a new card
+  });
 
   function showSuggestions() {
     const code = form.elements.currency.value;
@@ -46,10 +50,7 @@
     try {
       if (!membership) membership = await ui.start(data.startUrl);
       if (!membership) return;
-      const setup = await stripe.confirmCardSetup(membership.setupClientSecret, {
-        payment_method: {card: card},
-      });
-      if (setup.error) { ui.showError("card", setup.error.message); return; }
+      if (!(await setups.confirm(ui, membership.setupClientSecret, {card: card}))) return;
       await confirm();
     } catch (err) {
       ui.showError("__all__", "We could not reach the payment service. You have not been charged.");

@@ -68,17 +68,43 @@ window.Patronage = (function () {
     return null;
   }
 
+  // The card form of a payment page, confirmed with Stripe.js once per SetupIntent.
+  // Stripe refuses to confirm a SetupIntent that already succeeded, so a form sent
+  // again after a server or network error goes straight on to our server; a new
+  // SetupIntent (after a declined card) is confirmed with the card as it is then.
+  // `onCardChanged(secret)` runs when the reader edits the card confirmed for `secret`.
+  function cardSetup(stripe, card, onCardChanged) {
+    let confirmed = null; // the SetupIntent secret Stripe.js confirmed last
+
+    card.on("change", function () { if (confirmed) onCardChanged(confirmed); });
+
+    // Returns true once the card is set up for `secret`, else shows why and returns false.
+    async function confirm(ui, secret, paymentMethod) {
+      if (secret === confirmed) return true;
+      const setup = await stripe.confirmCardSetup(secret, {payment_method: paymentMethod});
+      if (setup.error) { ui.showError("card", setup.error.message); return false; }
+      confirmed = secret;
+      return true;
+    }
+
+    return {confirm: confirm};
+  }
+
   // A one-time card payment on `form` (the give and gift pages):
   // 1. POST the form to data.startUrl -> our record + a SetupIntent secret.
-  // 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked).
+  // 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked),
+  //    once: a retry after an error on step 3 goes straight on to it.
   // 3. POST payUrl until settled (see settle), then on to thanksUrl.
-  // Changing any detail but the card starts a new payment. Returns {reset}.
+  // Changing any detail (the card too, once confirmed) starts a new payment. Returns {reset}.
   function payOnce(form, button, data) {
     const ui = formUi(form);
     const stripe = Stripe(data.publishableKey);
     const card = stripe.elements().create("card");
     card.mount("#card-element");
     let started = null; // {payUrl, thanksUrl, setupClientSecret}
+    const setups = cardSetup(stripe, card, function (secret) {
+      if (started && started.setupClientSecret === secret) started = null; // a new card: start anew
+    });
 
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
@@ -87,13 +113,11 @@ window.Patronage = (function () {
       try {
         if (!started) started = await ui.start(data.startUrl);
         if (!started) return;
-        const setup = await stripe.confirmCardSetup(started.setupClientSecret, {
-          payment_method: {
-            card: card,
-            billing_details: {email: form.elements.email.value, name: form.elements.name.value},
-          },
+        const ready = await setups.confirm(ui, started.setupClientSecret, {
+          card: card,
+          billing_details: {email: form.elements.email.value, name: form.elements.name.value},
         });
-        if (setup.error) { ui.showError("card", setup.error.message); return; }
+        if (!ready) return;
         const paid = await settle(ui, stripe, started.payUrl, started);
         if (paid) window.location.assign(started.thanksUrl);
         else if (!started.setupClientSecret) started = null;
@@ -112,5 +136,7 @@ window.Patronage = (function () {
     return {reset: function () { started = null; }};
   }
 
-  return {formatMinor: formatMinor, formUi: formUi, settle: settle, payOnce: payOnce};
+  return {
+    formatMinor: formatMinor, formUi: formUi, settle: settle, cardSetup: cardSetup, payOnce: payOnce,
+  };
 })();

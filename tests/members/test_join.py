@@ -12,7 +12,7 @@ from members.selectors import has_member_perks
 from members.states import MembershipStatus
 from payments.models import Donor, Payment
 from tests.factories import PASSWORD, ArticleFactory, UserFactory
-from tests.members.memberships import join, refreshed
+from tests.members.memberships import _stripe, join, refreshed
 from tests.support.processes import wait_until
 from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
 
@@ -160,3 +160,26 @@ def test_a_reader_whose_first_payment_failed_can_start_again_with_another_amount
     assert membership.amount == 1500
     wait_until(lambda: Payment.objects.filter(amount=1500).count() == 1)
     assert Payment.objects.count() == 1
+
+
+def test_a_join_sent_again_after_a_stripe_error_goes_on_without_confirming_the_card_twice(
+    client, tasks, stripe_proxy
+):
+    client.force_login(UserFactory())
+    started = client.post(reverse("members:join_start"), JOIN).json()
+    setup_id = started["setupClientSecret"].split("_secret_")[0]
+    assert confirm_card_setup(started["setupClientSecret"], CARD_OK)["status"] == "succeeded"
+    stripe_proxy.fail_next(10, path="/v1/subscriptions")
+
+    failed = client.post(started["confirmUrl"])
+    stripe_proxy.recover()
+    joined = client.post(started["confirmUrl"]).json()  # what join.js does on a retry
+
+    assert failed.status_code == 502
+    assert joined["status"] == "succeeded"
+    assert len(stripe_proxy.writes(f"/v1/setup_intents/{setup_id}/confirm")) == 1
+    assert _stripe("GET", f"setup_intents/{setup_id}")["status"] == "succeeded"
+    assert Membership.objects.get().status == MembershipStatus.ACTIVE
+    # Confirming the card again would be refused, as Stripe refuses it.
+    again = confirm_card_setup(started["setupClientSecret"], CARD_OK)
+    assert again["error"]["code"] == "setup_intent_unexpected_state"

@@ -384,3 +384,29 @@ def test_a_refund_that_arrives_before_its_invoice_is_paid_is_kept_on_the_ledger_
     payment = Payment.objects.get(stripe_invoice_id=invoice["id"])
     assert (payment.amount, payment.amount_refunded) == (1000, 400)
     assert payment.refunds.get().stripe_refund_id == refund.id
+
+
+def test_a_dispute_that_arrives_before_its_invoice_is_paid_records_the_renewal_first(client):
+    from payments.models import Dispute
+
+    membership = member(client, "early-dispute@example.org")
+    invoice = renew(membership)
+    info = gateway.retrieve_invoice(invoice["id"])
+    charge_id = gateway.retrieve_payment_intent(info.payment_intent_id).charge_id
+    dispute = payloads.dispute(
+        charge=charge_id, payment_intent=info.payment_intent_id, amount=1000, currency="usd"
+    )
+
+    deliver(client, payloads.event("charge.dispute.created", dispute))
+
+    payment = Payment.objects.get(stripe_invoice_id=invoice["id"])  # read back from Stripe
+    assert (payment.kind, payment.amount, payment.stripe_charge_id) == (
+        "membership",
+        1000,
+        charge_id,
+    )
+    assert Dispute.objects.get().payment == payment
+    late = deliver(client, invoice_event("invoice.paid", invoice, at=later(membership, 10)))
+    assert late.status == EventStatus.PROCESSED
+    assert Payment.objects.filter(stripe_invoice_id=invoice["id"]).count() == 1
+    assert Receipt.objects.filter(payment=payment).count() == 1

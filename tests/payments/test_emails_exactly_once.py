@@ -18,7 +18,8 @@ from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.utils import timezone
 
-from payments import emails, tasks
+from payments import emails
+from payments import tasks as payment_tasks
 from payments.models import Donor, Payment, Receipt
 from tests.factories import PaymentFactory
 from tests.support.processes import wait_until
@@ -31,9 +32,8 @@ def receipts_to(mailoutbox, email: str) -> list:
 
 
 @pytest.fixture
-def unsent(settings):
+def unsent():
     """A ledger row whose receipt exists and has not gone out yet."""
-    settings.CELERY_TASK_ALWAYS_EAGER = True
     payment = PaymentFactory(donor__email="once@example.org")
     return Receipt.objects.create(payment=payment, number="2026-00000001", email="once@example.org")
 
@@ -79,26 +79,32 @@ def test_a_mail_server_error_frees_the_claim_so_the_retry_sends_it(unsent, mailo
 
 def test_the_receipt_task_retries_transient_failures():
     for failure in (OSError, OperationalError):
-        assert issubclass(failure, tasks.TRANSIENT)
-    assert tasks.send_receipt.autoretry_for == tasks.TRANSIENT
-    assert tasks.send_refund_notice.autoretry_for == tasks.TRANSIENT
+        assert issubclass(failure, payment_tasks.TRANSIENT)
+    assert payment_tasks.send_receipt.autoretry_for == payment_tasks.TRANSIENT
+    assert payment_tasks.send_refund_notice.autoretry_for == payment_tasks.TRANSIENT
 
 
-def test_the_sweeper_sends_what_was_never_sent_and_only_that(unsent, mailoutbox):
+def sent(receipt: Receipt) -> bool:
+    receipt.refresh_from_db()
+    return receipt.sent_at is not None
+
+
+def test_the_sweeper_sends_what_was_never_sent_and_only_that(unsent, tasks, mailoutbox):
     Receipt.objects.filter(pk=unsent.pk).update(created_at=timezone.now() - timedelta(minutes=5))
     already = PaymentFactory(donor__email="sent@example.org")
     Receipt.objects.create(
         payment=already, number="2026-00000002", email="sent@example.org", sent_at=timezone.now()
     )
 
-    assert tasks.send_unsent_emails() == {"receipts": 1, "refund_notices": 0}
-    assert tasks.send_unsent_emails() == {"receipts": 0, "refund_notices": 0}
+    assert payment_tasks.send_unsent_emails() == {"receipts": 1, "refund_notices": 0}
+    wait_until(lambda: sent(unsent))
+    assert payment_tasks.send_unsent_emails() == {"receipts": 0, "refund_notices": 0}
 
     assert len(receipts_to(mailoutbox, "once@example.org")) == 1
     assert not receipts_to(mailoutbox, "sent@example.org")
 
 
-def test_a_sender_killed_between_claiming_and_sending_is_taken_over_once(unsent, mailoutbox):
+def test_a_sender_killed_between_claiming_and_sending_is_taken_over_once(unsent, tasks, mailoutbox):
     """A real process claims the receipt and dies before the email leaves."""
     script = (
         "import os, django; django.setup()\n"
@@ -123,13 +129,17 @@ def test_a_sender_killed_between_claiming_and_sending_is_taken_over_once(unsent,
     unsent.refresh_from_db()
     assert unsent.claimed_at is not None and unsent.sent_at is None  # claimed, never sent
     Receipt.objects.filter(pk=unsent.pk).update(created_at=timezone.now() - timedelta(minutes=5))
-    assert tasks.send_unsent_emails() == {"receipts": 0, "refund_notices": 0}  # claim is live
+    assert payment_tasks.send_unsent_emails() == {
+        "receipts": 0,
+        "refund_notices": 0,
+    }  # claim is live
     assert not receipts_to(mailoutbox, "once@example.org")
 
     stale = timezone.now() - emails.CLAIM_TIMEOUT - timedelta(seconds=1)
     Receipt.objects.filter(pk=unsent.pk).update(claimed_at=stale)
-    assert tasks.send_unsent_emails() == {"receipts": 1, "refund_notices": 0}
-    assert tasks.send_unsent_emails() == {"receipts": 0, "refund_notices": 0}
+    assert payment_tasks.send_unsent_emails() == {"receipts": 1, "refund_notices": 0}
+    wait_until(lambda: sent(unsent))
+    assert payment_tasks.send_unsent_emails() == {"receipts": 0, "refund_notices": 0}
 
     assert len(receipts_to(mailoutbox, "once@example.org")) == 1
 

@@ -219,19 +219,25 @@ def test_an_invoice_paid_outside_stripe_is_on_the_ledger_with_no_card_fee(
     client, tasks, localstripe
 ):
     membership = _member(client)
-    cheque = payloads.invoice(
-        customer=membership.donor.stripe_customer_id,
+    customer = membership.donor.stripe_customer_id
+    invoice = _stripe(
+        "POST", "invoices", customer=customer, subscription=membership.stripe_subscription_id
+    )
+    _stripe("POST", f"invoices/{invoice['id']}/pay", paid_out_of_band=True)  # a cheque
+    claimed = payloads.invoice(
+        id=invoice["id"],
+        customer=customer,
         subscription=membership.stripe_subscription_id,
-        amount=12000,
+        amount=1,  # what the event says is not believed: Stripe's invoice is read
         currency="usd",
-        payments=[],  # nothing paid through Stripe: marked paid by cheque
+        payments=[],
     )
 
-    event = deliver(client, payloads.event("invoice.paid", cheque))
+    event = deliver(client, payloads.event("invoice.paid", claimed))
 
     assert event.status == EventStatus.PROCESSED, event.last_error
-    payment = Payment.objects.get(stripe_invoice_id=cheque["id"])
-    assert (payment.amount, payment.currency, payment.fee, payment.net) == (12000, "USD", 0, 12000)
+    payment = Payment.objects.get(stripe_invoice_id=invoice["id"])
+    assert (payment.amount, payment.currency, payment.fee, payment.net) == (1000, "USD", 0, 1000)
     assert payment.kind == PaymentKind.MEMBERSHIP and payment.is_paid_outside_stripe
     assert payment.stripe_charge_id is None and payment.stripe_payment_intent_id is None
     assert Receipt.objects.filter(payment=payment).exists()
@@ -419,3 +425,37 @@ def test_reconciliation_refuses_a_start_further_back_than_stripe_keeps_events(lo
         call_command(
             "reconcile_stripe", "--since", (timezone.now() - timedelta(days=40)).isoformat()
         )
+
+
+# --- The webhook endpoint -------------------------------------------------------------
+
+
+def test_create_stripe_webhook_registers_our_version_and_the_handled_types(
+    client, tasks, localstripe, live_server, settings
+):
+    import io
+    import re
+
+    from payments.handlers import HANDLERS
+
+    settings.DEBUG = True  # the live test server speaks http
+    url = live_server.url + reverse("payments:stripe_webhook")
+    report = io.StringIO()
+
+    call_command("create_stripe_webhook", url, stdout=report)
+
+    printed = report.getvalue()
+    assert f"API version: {settings.STRIPE_API_VERSION}" in printed
+    assert "payment_intent.succeeded" in printed and "customer.created" not in printed
+    settings.STRIPE_WEBHOOK_SECRET = re.search(r"STRIPE_WEBHOOK_SECRET=(\S+)", printed)[1]
+    give(client, amount="12", currency="USD", email="endpoint@example.org")
+    payment = wait_until(lambda: Payment.objects.first())  # delivered by Stripe, signed
+    assert payment.amount == 1200
+    assert set(StripeEvent.objects.values_list("type", flat=True)) <= set(HANDLERS)
+
+
+@pytest.mark.django_db
+def test_create_stripe_webhook_refuses_a_plain_http_address_in_production(settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="https"):
+        call_command("create_stripe_webhook", "http://news.example.org/stripe/webhook")

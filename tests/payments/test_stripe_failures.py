@@ -107,3 +107,22 @@ def test_a_gift_paid_through_a_flaky_stripe_still_gets_one_ledger_row(client, ta
     payment = recorded_payment()
     assert Payment.objects.count() == 1
     assert payment.amount == 3000
+
+
+def test_a_gift_sent_again_after_a_stripe_error_is_paid_without_confirming_the_card_twice(
+    client, tasks, stripe_proxy
+):
+    gift = start(client)  # the card is confirmed once, in the browser
+    setup_id = gift["setupClientSecret"].split("_secret_")[0]
+    stripe_proxy.fail_next(10, path="/v1/payment_intents")
+
+    failed = client.post(gift["payUrl"])
+    stripe_proxy.recover()
+    paid = client.post(gift["payUrl"]).json()  # what the page does on a retry
+
+    assert failed.status_code == 502
+    assert paid["status"] == "succeeded"
+    assert len(stripe_proxy.writes(f"/v1/setup_intents/{setup_id}/confirm")) == 1
+    assert len(intents_in_stripe(stripe_proxy)) == 1
+    again = confirm_card_setup(gift["setupClientSecret"], CARD_OK)
+    assert again["error"]["code"] == "setup_intent_unexpected_state"

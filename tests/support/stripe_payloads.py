@@ -81,6 +81,70 @@ def charge(
     }
 
 
+def payment_method(*, id: str | None = None, fingerprint: str | None = None) -> dict:
+    """A card payment method; `fingerprint` is the same for every use of one card number."""
+    return {
+        "id": id or new_id("pm"),
+        "object": "payment_method",
+        "billing_details": {"email": None, "name": None},
+        "card": {
+            "brand": "visa",
+            "country": "US",
+            "exp_month": 12,
+            "exp_year": 2034,
+            "fingerprint": fingerprint or uuid.uuid4().hex[:16],
+            "funding": "credit",
+            "last4": "0002",
+        },
+        "created": now(),
+        "customer": None,
+        "livemode": False,
+        "metadata": {},
+        "type": "card",
+    }
+
+
+def card_error(message: str, *, card: str | None = None, code: str = "card_declined") -> dict:
+    """A card decline as `last_payment_error` / `last_setup_error` carry it; `card` (a
+    fingerprint) adds the payment method tried, as Stripe includes it."""
+    error = {"type": "card_error", "code": code, "message": message}
+    if card is not None:
+        error["payment_method"] = payment_method(fingerprint=card)
+    return error
+
+
+def setup_intent(
+    *,
+    id: str | None = None,
+    status: str = "requires_payment_method",
+    customer: str | None = None,
+    payment_method: str | dict | None = None,
+    metadata: dict | None = None,
+    error: str | None = None,
+    card: str | None = None,
+    usage: str = "on_session",
+    created: int | None = None,
+) -> dict:
+    """A SetupIntent; `error` fills `last_setup_error` as a card declined at setup (as in
+    `setup_intent.setup_failed`), naming the card tried when `card` (a fingerprint) is given."""
+    id = id or new_id("seti")
+    return {
+        "id": id,
+        "object": "setup_intent",
+        "cancellation_reason": None,
+        "client_secret": f"{id}_secret_{uuid.uuid4().hex[:24]}",
+        "created": created or now(),
+        "customer": customer,
+        "last_setup_error": card_error(error, card=card) if error else None,
+        "livemode": False,
+        "metadata": metadata or {},
+        "payment_method": payment_method,
+        "payment_method_types": ["card"],
+        "status": status,
+        "usage": usage,
+    }
+
+
 def payment_intent(
     *,
     id: str | None = None,
@@ -91,12 +155,14 @@ def payment_intent(
     latest_charge: str | dict | None = None,
     metadata: dict | None = None,
     error: str | None = None,
+    card: str | None = None,
     created: int | None = None,
 ) -> dict:
     """A PaymentIntent; `latest_charge` is an id (as in events) or an expanded charge.
 
     A succeeded intent gets a fresh charge id unless given one; `error` fills
-    `last_payment_error` as a card decline.
+    `last_payment_error` as a card decline (naming the card tried when `card`, a
+    fingerprint, is given).
     """
     id = id or new_id("pi")
     if latest_charge is None and status == "succeeded":
@@ -111,9 +177,7 @@ def payment_intent(
         "created": created or now(),
         "currency": currency,
         "customer": customer,
-        "last_payment_error": (
-            {"type": "card_error", "code": "card_declined", "message": error} if error else None
-        ),
+        "last_payment_error": card_error(error, card=card) if error else None,
         "latest_charge": latest_charge,
         "livemode": False,
         "metadata": metadata or {},

@@ -11,6 +11,7 @@ from django.conf import settings
 CARD_OK = "4242424242424242"
 CARD_3DS = "4000002760003184"  # the bank asks for 3-D Secure
 CARD_DECLINED_ON_CHARGE = "4000000000000341"  # saves fine, declined when charged
+CARD_DECLINED_AT_SETUP = "4000000000000002"  # declined when the card is set up
 
 
 def confirm_card_setup(setup_client_secret: str, number: str = CARD_OK) -> dict:
