@@ -1,5 +1,3 @@
-import subprocess
-import sys
 import threading
 import time
 
@@ -10,7 +8,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.urls import reverse
 
-from tests.support.processes import free_port, wait_for_port
+from tests.support.processes import free_port, running_emulator
 from tests.support.stripe_contract import ContractRecorder, report
 from tests.support.stripe_proxy import StripeProxy
 
@@ -56,28 +54,11 @@ def _stripe_contract_check(request, stripe_contract):
 def localstripe():
     """A fresh localstripe on a free loopback port; the Stripe client points at it."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.localstripe_shim",
-            "--port",
-            str(port),
-            "--from-scratch",
-        ],
-        cwd=settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
+    with running_emulator(port):
         previous = settings.STRIPE_API_BASE
         settings.STRIPE_API_BASE = f"http://127.0.0.1:{port}"
         yield settings.STRIPE_API_BASE
         settings.STRIPE_API_BASE = previous
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.fixture(scope="session")

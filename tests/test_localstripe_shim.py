@@ -5,15 +5,13 @@ Stripe.js or the Stripe client would, with Stripe's own test cards.
 """
 
 import socket
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
 
-from tests.support.processes import free_port, wait_for_port
+from tests.support.processes import free_port, running_emulator
 from tests.support.settlement import charges_settle_later
 from tests.support.stripejs import CARD_3DS, CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
 
@@ -282,30 +280,12 @@ def test_the_emulator_listens_on_loopback_only():
     if not Path("/proc/net/tcp").exists():
         pytest.skip("no /proc/net/tcp on this system to read listening sockets from")
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.support.localstripe_shim",
-            "--port",
-            str(port),
-            "--from-scratch",
-        ],
-        cwd=settings.BASE_DIR,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port, process)
-
+    with running_emulator(port):
         assert listening_addresses(port) == {"0100007F"}  # 127.0.0.1, and nothing else
         if socket.has_ipv6:
             with socket.socket(socket.AF_INET6) as ipv6, pytest.raises(OSError):
                 ipv6.settimeout(2)
                 ipv6.connect(("::1", port))  # localstripe alone would answer here too
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
 
 
 @pytest.mark.filterwarnings("ignore:Bare functions are deprecated:DeprecationWarning")

@@ -2,8 +2,13 @@
 
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -35,3 +40,21 @@ def wait_until(condition: Callable[[], object], timeout: float = 15, interval: f
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         time.sleep(interval)
+
+
+@contextmanager
+def running_emulator(port: int) -> Iterator[subprocess.Popen]:
+    """localstripe (through the test shim) on `port`, from scratch, stopped on exit."""
+    command = ["--port", str(port), "--from-scratch"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.support.localstripe_shim", *command],
+        cwd=PROJECT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for_port(port, process)
+        yield process
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
