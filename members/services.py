@@ -608,8 +608,11 @@ def _record_unpaid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> 
         membership = _membership_for_invoice(invoice)
         if membership is None:
             return
+        # A late event for an invoice Stripe has since been paid (or voided) moves nothing,
+        # even when it carries the same second as the newest update we have.
+        still_open = email is not None
         is_newest = membership.stripe_synced_at is None or as_of >= membership.stripe_synced_at
-        if is_newest and MEMBERSHIP.advance(membership, MembershipStatus.PAST_DUE):
+        if still_open and is_newest and MEMBERSHIP.advance(membership, MembershipStatus.PAST_DUE):
             membership.stripe_synced_at = as_of
         told = membership.last_failed_invoice_id == invoice.id  # one email per invoice
         if (

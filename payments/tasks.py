@@ -8,21 +8,25 @@ from django.db import InterfaceError, OperationalError
 
 from payments import emails, handlers, retention, services
 
+# What a task may meet and outlive: a mail server down or refusing (SMTPException
+# is an OSError), a deadlock or serialization failure (OperationalError), a lost
+# database connection (InterfaceError). Retried with backoff; whatever is still
+# undone after that is picked up by a beat task (`send_unsent_emails`,
+# `reconcile_stripe_events`).
+TRANSIENT = (OSError, OperationalError, InterfaceError)
+
 
 @shared_task(bind=True, max_retries=10)
 def process_stripe_event(self, event_pk: int) -> str:
+    """A handler's own failure is recorded on the event (EventFailed); a database error
+    around it (the event row's lock, the commit) leaves the event pending. Both retry."""
     try:
         return handlers.process_event(event_pk)
-    except handlers.EventFailed as exc:
+    except (handlers.EventFailed, *TRANSIENT) as exc:
         # 10 s, 20 s, 40 s ... capped at an hour; reconciliation catches anything later.
         raise self.retry(exc=exc, countdown=min(10 * 2**self.request.retries, 3600)) from exc
 
 
-# What a sender may meet and outlive: a mail server down or refusing (SMTPException
-# is an OSError), a deadlock or serialization failure (OperationalError), a lost
-# database connection (InterfaceError). Retried with backoff; whatever is still
-# unsent after that is picked up by `send_unsent_emails`.
-TRANSIENT = (OSError, OperationalError, InterfaceError)
 EMAIL_RETRIES = {
     "autoretry_for": TRANSIENT,
     "retry_backoff": 5,

@@ -338,6 +338,25 @@ def test_invoice_payment_failed_twice_sends_one_did_not_go_through_email(client,
     assert not Payment.objects.filter(stripe_invoice_id=invoice["id"]).exists()
 
 
+def test_a_late_payment_failed_for_an_invoice_since_paid_leaves_the_membership_active(
+    client, mailoutbox
+):
+    membership, invoice = past_due_with_open_invoice(client, "late@example.org")
+    switch_default_card(membership, CARD_OK)
+    _stripe("POST", f"invoices/{invoice['id']}/pay")
+    paid = _stripe("GET", f"invoices/{invoice['id']}")
+    now = later(membership, 60)
+    deliver(client, invoice_event("invoice.paid", paid, at=now))
+    mailoutbox.clear()
+
+    # The failed attempt's event, delivered late and stamped the same second as the payment.
+    deliver(client, invoice_event("invoice.payment_failed", invoice, at=now))
+
+    membership.refresh_from_db()
+    assert membership.status == MembershipStatus.ACTIVE
+    assert not emails_to(mailoutbox, "late@example.org", "did not go through")
+
+
 def localstripe_event(type: str, object_id: str) -> dict:
     """The event localstripe itself made about `object_id` (its old API shape)."""
     found = _stripe("GET", f"events?type={type}&limit=100")["data"]

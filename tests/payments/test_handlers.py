@@ -458,3 +458,31 @@ def test_a_signed_event_that_disagrees_with_its_gift_is_not_believed(client, gif
         "EUR",
         gift.charge_id,
     )
+
+
+@pytest.mark.django_db
+def test_a_database_error_around_the_handler_retries_the_event_task(monkeypatch):
+    from django.db import OperationalError
+
+    from payments import tasks
+
+    outcomes = [OperationalError("deadlock detected"), EventStatus.PROCESSED]
+
+    def process_event(event_pk: int) -> str:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(handlers, "process_event", process_event)
+    retried = []
+    monkeypatch.setattr(
+        tasks.process_stripe_event,
+        "retry",
+        lambda exc, countdown: retried.append((type(exc), countdown)) or RuntimeError("retry"),
+    )
+    with pytest.raises(RuntimeError, match="retry"):
+        tasks.process_stripe_event.run(1)
+
+    assert retried == [(OperationalError, 10)]
+    assert tasks.process_stripe_event.run(1) == EventStatus.PROCESSED
