@@ -1,10 +1,14 @@
-from allauth.account.signals import email_confirmed
-from django.dispatch import receiver
+"""What payments announces, for higher apps to follow without payments knowing them.
 
-from payments.services import link_donor_to_user
+Sent inside the handler's transaction: a receiver's error fails the event, which
+is retried, so what follows a payment is never lost.
+"""
 
+from django.dispatch import Signal
 
-@receiver(email_confirmed)
-def link_earlier_gifts(sender, request, email_address, **kwargs) -> None:
-    """Gifts given as a guest join the account once its owner proves the address."""
-    link_donor_to_user(email_address.email, email_address.user)
+# A one-time payment succeeded; its ledger row is written.
+# Arguments: donation_id (the Donation's public id, str), kind (a PaymentKind).
+one_time_payment_succeeded = Signal()
+
+# A one-time payment was declined. Arguments: donation_id, kind.
+one_time_payment_failed = Signal()
