@@ -7,7 +7,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 
-TOO_MANY = "Too many attempts. Please wait a few minutes and try again."
+from config.errors import TooManyAttempts
+
 PERIOD_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 
 
@@ -34,6 +35,13 @@ def allow(scope: str, key: str, rate: str) -> bool:
     except ValueError:  # expired between add() and incr()
         cache.set(cache_key, 1, timeout=window)
         return limit >= 1
+
+
+def require(*limits: tuple[str, str, str]) -> None:
+    """Count one hit in each (scope, key, rate); raise TooManyAttempts (429) if any is over."""
+    for scope, key, rate in limits:
+        if not allow(scope, key, rate):
+            raise TooManyAttempts()
 
 
 def email_key(email: str) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, unquote, urlsplit
 
 import dj_database_url
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -118,9 +119,21 @@ DATABASES = {
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Tests on SQLite use a file, not memory: webhooks reach the live test
-    # server on several threads at once, each needing its own connection.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test.sqlite3")}
+    # server on several threads at once, each needing its own connection. One
+    # file per test process (its pid; pytest-xdist adds `_gw0`...), so two runs
+    # side by side never share one. The test runner deletes it when it ends.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+# PostgreSQL: milliseconds a statement waits for a lock (a row another request or task
+# holds) before it fails, so a stuck lock fails fast instead of hanging a worker; the
+# task is then retried. Rows are locked only for their state change, never while
+# Stripe is asked (payments/services/__init__.py). 0 waits for ever.
+DB_LOCK_TIMEOUT_MS = envint("DB_LOCK_TIMEOUT_MS", "10000")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    _db_options = DATABASES["default"].setdefault("OPTIONS", {})
+    _db_options["options"] = " ".join(
+        filter(None, [_db_options.get("options"), f"-c lock_timeout={DB_LOCK_TIMEOUT_MS}"])
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Cache (rate limits live here, so production needs a shared one) --------
@@ -281,9 +294,70 @@ STRIPE_JS_URL = env(
 # changes with the code (and with the `stripe` library, whose typed parameters
 # describe it). Events in another version are flagged in admin.
 STRIPE_API_VERSION = "2026-10-28.endive"
-# Seconds before a Stripe API call gives up, and how many times it is retried
-STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", "20")
-STRIPE_MAX_NETWORK_RETRIES = envint("STRIPE_MAX_NETWORK_RETRIES", "3")
+# Seconds each try of a Stripe API call waits for an answer, and how many times a call
+# is retried (network errors, 409 and 5xx answers; writes keep their idempotency key).
+# A whole call, retries and backoff included (stripe_call_budget), must end before a
+# Celery task's soft time limit (CELERY_TASK_SOFT_TIME_LIMIT below): checked below.
+STRIPE_TIMEOUT = envint("STRIPE_TIMEOUT", "15")
+STRIPE_MAX_NETWORK_RETRIES = envint("STRIPE_MAX_NETWORK_RETRIES", "2")
+# The stripe library's backoff between tries: 0.5 s doubling, at most 5 s
+# (stripe.HTTPClient.INITIAL_DELAY / MAX_DELAY; tests/test_stripe_time_budget.py checks).
+STRIPE_RETRY_INITIAL_DELAY = 0.5
+STRIPE_RETRY_MAX_DELAY = 5.0
+
+
+def stripe_call_budget(timeout: float, retries: int) -> float:
+    """The longest one Stripe call can take: every try waits `timeout`, and the library
+    sleeps between tries (at most its backoff, never less than the initial delay)."""
+    backoff = sum(
+        max(
+            STRIPE_RETRY_INITIAL_DELAY,
+            min(STRIPE_RETRY_INITIAL_DELAY * 2**n, STRIPE_RETRY_MAX_DELAY),
+        )
+        for n in range(retries)
+    )
+    return timeout * (retries + 1) + backoff
+
+
+def stripe_call_budget_problem(
+    timeout: float, retries: int, soft_time_limit: float | None
+) -> str | None:
+    """What is wrong when one Stripe call could outlive a task's soft time limit (the
+    task would be interrupted mid-call, and retried, however the call went), or None."""
+    if not soft_time_limit:
+        return None  # no time limit
+    budget = stripe_call_budget(timeout, retries)
+    if budget < soft_time_limit:
+        return None
+    return (
+        f"One Stripe call may take {budget:g} s (STRIPE_TIMEOUT={timeout:g} s x "
+        f"{retries + 1} tries with STRIPE_MAX_NETWORK_RETRIES={retries}, plus backoff), "
+        f"not less than CELERY_TASK_SOFT_TIME_LIMIT={soft_time_limit:g} s. Lower "
+        "STRIPE_TIMEOUT or STRIPE_MAX_NETWORK_RETRIES, or raise the time limit."
+    )
+
+
+@checks.register()
+def check_stripe_call_budget(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """The system check (`manage.py check`, `migrate`, `runserver`) of the settings in force."""
+    from django.conf import settings
+
+    problem = stripe_call_budget_problem(
+        settings.STRIPE_TIMEOUT,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+        settings.CELERY_TASK_SOFT_TIME_LIMIT,
+    )
+    return [checks.Error(problem, id="patronage.E001")] if problem else []
+
+
+# --- Articles (content/) -------------------------------------------------------
+
+# Bearer token the newsroom's CMS sends to POST /articles/import (`Authorization: Bearer
+# <token>`), a long random string; empty: only signed-in staff may import
+CONTENT_IMPORT_TOKEN = str(env("CONTENT_IMPORT_TOKEN", ""))
+# Origins that images in articles load from (e.g. https://cdn.news.example.org), added to
+# the article page's Content-Security-Policy img-src; empty: this site's own images only
+CONTENT_IMAGE_ORIGINS = envlist("CONTENT_IMAGE_ORIGINS", "")
 
 # --- Content-Security-Policy ---------------------------------------------------
 
@@ -343,6 +417,13 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_SOFT_TIME_LIMIT = envint("CELERY_TASK_SOFT_TIME_LIMIT", "60")
 CELERY_TASK_TIME_LIMIT = envint("CELERY_TASK_TIME_LIMIT", "90")
+# A Stripe call that could outlive the task: production (DEBUG off) refuses to start, web
+# and worker alike; elsewhere the system check above fails `check`, `migrate`, `runserver`.
+_STRIPE_BUDGET_PROBLEM = stripe_call_budget_problem(
+    STRIPE_TIMEOUT, STRIPE_MAX_NETWORK_RETRIES, CELERY_TASK_SOFT_TIME_LIMIT
+)
+if _STRIPE_BUDGET_PROBLEM and not DEBUG:
+    raise ImproperlyConfigured(_STRIPE_BUDGET_PROBLEM)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic tasks (run `celery -A config beat`).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {

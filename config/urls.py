@@ -16,5 +16,6 @@ urlpatterns = [
     path("", include("members.urls")),
     path("gift/", include("members.gift_urls")),
     path("", include("payments.urls")),
+    path("", include("content.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -4,3 +4,9 @@ from django.apps import AppConfig
 class ContentConfig(AppConfig):
     name = "content"
     verbose_name = "Content"
+
+    def ready(self) -> None:
+        from content import selectors
+        from payments import attribution
+
+        attribution.register_article_lookup(selectors.source_article)

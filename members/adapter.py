@@ -2,7 +2,7 @@ from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core import context as allauth_context
 from django.contrib.sites.shortcuts import get_current_site
 
-from members.services import queue_email
+from members.services.accounts import queue_email
 
 
 class AccountAdapter(DefaultAccountAdapter):

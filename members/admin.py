@@ -6,12 +6,14 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.http import HttpRequest
 
-from members import privacy, services
+from config.admin_base import ReadOnlyAdmin
+from config.errors import Refused
+from members import privacy
 from members.models import GiftMembership, LevelAmount, Membership, MembershipLevel, User
 from members.privacy_admin import PersonalDataActions
+from members.services import comp, self_service
 from members.states import MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
-from payments.admin import ReadOnlyAdmin
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -194,7 +196,7 @@ class MembershipAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        granted = services.grant_comp_membership(
+        granted = comp.grant_comp_membership(
             email=form.cleaned_data["email"],
             ends_at=form.cleaned_data["ends_at"],
             note=form.cleaned_data["note"],
@@ -211,7 +213,7 @@ class MembershipAdmin(admin.ModelAdmin):
                 continue
             try:
                 change(membership)
-            except services.MembershipRefused as exc:
+            except Refused as exc:
                 self.message_user(request, f"{membership.email}: {exc.message}", messages.ERROR)
             except gateway.GatewayError as exc:
                 self.message_user(
@@ -224,14 +226,14 @@ class MembershipAdmin(admin.ModelAdmin):
         description="End now (paid: cancel the Stripe subscription)", permissions=["change"]
     )
     def end_now(self, request: HttpRequest, queryset) -> None:
-        self._each(request, queryset, services.end_membership_now, "ended now.")
+        self._each(request, queryset, self_service.end_membership_now, "ended now.")
 
     @admin.action(description="Cancel at period end (paid)", permissions=["change"])
     def cancel_at_end(self, request: HttpRequest, queryset) -> None:
         self._each(
             request,
             queryset,
-            lambda membership: services.cancel_membership(membership, reason="Staff (admin)"),
+            lambda membership: self_service.cancel_membership(membership, reason="Staff (admin)"),
             "will end when the paid period does.",
         )
 

@@ -6,4 +6,5 @@ class MembersConfig(AppConfig):
     verbose_name = "Members"
 
     def ready(self) -> None:
-        from members import signals  # noqa: F401  (connects the receivers)
+        # Connect the receivers; register members' Stripe event handlers with payments.
+        from members import handlers, signals  # noqa: F401

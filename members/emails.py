@@ -3,8 +3,8 @@
 from django.conf import settings
 from django.urls import reverse
 
+from config.emails import send_templated
 from members.models import Membership
-from payments.emails import send_templated
 
 SUBJECTS = {
     "welcome": "Welcome, member of {org}",

@@ -1,11 +1,13 @@
 from django import forms
 from django.utils import timezone
 
-from members import gifts
+from config.errors import Refused
+from config.forms import no_markup
+from members.services import gifts
 from members.states import GIFT_MONTHS, Interval
-from payments.forms import ContributionForm, DonationForm, no_markup
+from payments.forms import ContributionForm, DonationForm
 from payments.money import parse_major_amount
-from payments.services import DonationRefused, check_gift_amount
+from payments.services.donations import check_amount
 
 
 class ProfileForm(forms.Form):
@@ -37,10 +39,10 @@ class ChangeMembershipForm(forms.Form):
     def clean_amount(self) -> int:
         try:
             amount = parse_major_amount(self.cleaned_data["amount"], self.currency)
-            check_gift_amount(amount, self.currency)
+            check_amount(amount, self.currency)
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
-        except DonationRefused as exc:
+        except Refused as exc:
             raise forms.ValidationError(exc.message) from exc
         return amount
 
@@ -106,6 +108,6 @@ class GiftForm(DonationForm):
         if months is not None and send_on is not None:
             try:
                 gifts.check_gift_details(months=months, send_on=send_on)
-            except gifts.GiftRefused as exc:
+            except Refused as exc:
                 self.add_error(exc.field, exc.message)
         return cleaned

@@ -1,4 +1,4 @@
-"""Gift memberships: buy one for someone else, and claim one (see members/gifts.py)."""
+"""Gift memberships: buy one for someone else, and claim one (see members/services/gifts.py)."""
 
 from django.urls import path
 

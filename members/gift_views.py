@@ -1,7 +1,7 @@
 """The gift page and its start call, the thank-you page, and the recipient's claim page.
 
 The card is paid with payments' own pay call (payments:give_pay): a gift is a
-one-time Donation of kind "gift". The logic is in members/gifts.py.
+one-time Donation of kind "gift". The logic is in members/services/gifts.py.
 """
 
 from django.contrib import messages
@@ -11,14 +11,13 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from members import gifts, selectors
+from config import ratelimit
+from config.errors import Refused
+from members import selectors
 from members.forms import GiftForm
-from payments import ratelimit
-from payments import selectors as payment_selectors
-from payments import stripe_gateway as gateway
+from members.services import gifts
 from payments.currencies import currencies_for_page
-from payments.forms import errors_by_field
-from payments.views import member_email, refuse_before_stripe, stripe_page
+from payments.pages import json_endpoint, member_email, refuse_before_stripe, stripe_page, valid
 
 
 @require_GET
@@ -40,36 +39,27 @@ def give(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
+@json_endpoint
 def start(request: HttpRequest) -> JsonResponse:
     """Check the form and the rate limits; then record the gift and open its card with Stripe."""
-    form = GiftForm(request.POST, member_email=member_email(request))
-    if not form.is_valid():
-        return JsonResponse({"errors": errors_by_field(form)}, status=400)
-    refusal = refuse_before_stripe(request, form.cleaned_data["email"])
-    if refusal is not None:
-        return refusal
+    form = valid(GiftForm(request.POST, member_email=member_email(request)))
     data = form.cleaned_data
-    article = payment_selectors.article_by_slug(data["source"])
-    try:
-        gift, setup_secret = gifts.start_gift(
-            months=data["months"],
-            amount=data.get("amount_minor"),
-            currency=data["currency"],
-            giver_email=data["email"],
-            giver_name=data["name"],
-            recipient_email=data["recipient_email"],
-            recipient_name=data["recipient_name"],
-            message=data["message"],
-            send_on=data["send_on"],
-            cover_fees=data["cover_fees"],
-            user=request.user if request.user.is_authenticated else None,
-            attribution={**form.attribution(), "article": article},
-            client_ip=ratelimit.client_ip(request),
-        )
-    except gifts.GiftRefused as exc:
-        return JsonResponse({"errors": {exc.field or "__all__": [exc.message]}}, status=400)
-    except gateway.GatewayError as exc:
-        return JsonResponse({"error": exc.user_message}, status=502)
+    refuse_before_stripe(request, data["email"])
+    gift, setup_secret = gifts.start_gift(
+        months=data["months"],
+        amount=data.get("amount_minor"),
+        currency=data["currency"],
+        giver_email=data["email"],
+        giver_name=data["name"],
+        recipient_email=data["recipient_email"],
+        recipient_name=data["recipient_name"],
+        message=data["message"],
+        send_on=data["send_on"],
+        cover_fees=data["cover_fees"],
+        user=request.user if request.user.is_authenticated else None,
+        attribution=form.attribution(),
+        client_ip=ratelimit.client_ip(request),
+    )
     donation = gift.donation
     return JsonResponse(
         {
@@ -107,7 +97,7 @@ def claim(request: HttpRequest, token: str) -> HttpResponse:
             membership = gifts.claim_gift(token, request.user)
         except gifts.GiftNotFound:
             raise Http404 from None
-        except gifts.GiftRefused as exc:
+        except Refused as exc:
             messages.error(request, exc.message)
         else:
             messages.success(

@@ -259,6 +259,16 @@ class Membership(Attribution):
             self.ends_at is None or self.ends_at > timezone.now()
         )
 
+    @property
+    def is_subscription(self) -> bool:
+        """A paid membership: a Stripe subscription (not complimentary, not a gift)."""
+        return self.kind == MembershipKind.PAID
+
+    @property
+    def is_past_due(self) -> bool:
+        """A renewal failed and is still owed, whether Stripe is retrying it or has stopped."""
+        return self.status in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID)
+
 
 class GiftMembership(Attribution):
     """A membership bought for someone else: paid once, claimed by the recipient.
@@ -306,3 +316,12 @@ class GiftMembership(Attribution):
     def save(self, *args, **kwargs) -> None:
         self.recipient_email = self.recipient_email.strip().lower()
         super().save(*args, **kwargs)
+
+    @property
+    def is_paid(self) -> bool:
+        """The giver's payment went through (the gift may be waiting, sent or claimed)."""
+        return self.status in (GiftStatus.PAID, GiftStatus.SENT, GiftStatus.CLAIMED)
+
+    @property
+    def is_claimed(self) -> bool:
+        return self.status == GiftStatus.CLAIMED

@@ -34,13 +34,13 @@ from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.utils import timezone
 
-from members import services
+from config.emails import ERASED_DOMAIN, erased_address, is_erased_address, organization
 from members.models import GiftMembership, Membership, User
+from members.services import accounts, self_service
 from members.states import GiftStatus, MembershipStatus
 from payments import privacy as payments_privacy
-from payments.emails import organization
 from payments.models import Donor, Payment
-from payments.privacy import ERASED, erased_address, is_erased_address
+from payments.privacy import ERASED
 
 ABOUT = (
     "Everything {org} holds about you, as of {when}. Amounts are in the currency's "
@@ -214,7 +214,7 @@ def erase_person(person: Person) -> Erasure:
     """Erase the person's personal data (see the module's docstring for what stays).
 
     Raises GatewayError when Stripe cannot be reached or refuses, and
-    MembershipRefused when a membership cannot be ended: nothing is pseudonymised
+    Refused when a membership cannot be ended: nothing is pseudonymised
     then, and running it again carries on where it stopped.
     """
     ended = _end_what_runs(person)
@@ -225,7 +225,7 @@ def erase_person(person: Person) -> Erasure:
     with transaction.atomic():
         address = person.address
         if address:
-            services.queue_email(_confirmation(person, address, memberships_ended=ended))
+            accounts.queue_email(_confirmation(person, address, memberships_ended=ended))
         _pseudonymise(person, customer_ids=[d.stripe_customer_id for d in donors])
     return Erasure(
         memberships_ended=ended, stripe_customers_deleted=deleted, confirmed=bool(address)
@@ -246,7 +246,7 @@ def _end_what_runs(person: Person) -> int:
         this = Membership.objects.filter(pk=membership.pk)
         marked = this.filter(ended_notice_at__isnull=True).update(ended_notice_at=timezone.now())
         try:
-            services.end_membership_now(membership)
+            self_service.end_membership_now(membership)
         except Exception:
             if marked:  # not ended after all: its own "ended" email stays due
                 this.update(ended_notice_at=None)
@@ -345,6 +345,6 @@ def is_erased(person: Person) -> bool:
         return False
     return (
         not Donor.objects.filter(pk__in=person.donor_ids)
-        .exclude(email__endswith=f"@{payments_privacy.ERASED_DOMAIN}")
+        .exclude(email__endswith=f"@{ERASED_DOMAIN}")
         .exists()
     )

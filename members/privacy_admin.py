@@ -12,9 +12,9 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from config.errors import Refused
 from members import privacy
 from members.privacy_views import export_filename, export_response
-from members.services import MembershipRefused
 from payments import stripe_gateway as gateway
 from payments.admin import DonorAdmin as PaymentsDonorAdmin
 from payments.models import Donor
@@ -86,7 +86,7 @@ class PersonalDataActions:
         except gateway.GatewayError as exc:
             self.message_user(request, f"{label}: Stripe: {exc.detail}. Try again.", messages.ERROR)
             return
-        except MembershipRefused as exc:
+        except Refused as exc:
             self.message_user(request, f"{label}: {exc.message}", messages.ERROR)
             return
         obj.refresh_from_db()

@@ -11,8 +11,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods
 
+from config.errors import Refused
 from members import privacy
-from members.services import MembershipRefused
 from payments import stripe_gateway as gateway
 
 NOT_YET = (
@@ -72,7 +72,7 @@ def data_erase(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             privacy.erase_person(privacy.person_of_user(request.user))
-        except (gateway.GatewayError, MembershipRefused):
+        except (gateway.GatewayError, Refused):
             form.add_error(None, NOT_YET)
         else:
             logout(request)

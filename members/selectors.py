@@ -177,3 +177,16 @@ def gift_for_page(public_id) -> GiftMembership | None:
     return (
         GiftMembership.objects.select_related("donation__donor").filter(public_id=public_id).first()
     )
+
+
+def level_for(amount: int, currency: str, interval: str) -> MembershipLevel | None:
+    """The highest active level this amount reaches in its currency and interval."""
+    price = (
+        LevelAmount.objects.filter(
+            currency=currency, interval=interval, amount__lte=amount, level__is_active=True
+        )
+        .select_related("level")
+        .order_by("-amount")
+        .first()
+    )
+    return price.level if price else None

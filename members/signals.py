@@ -1,10 +1,13 @@
 from allauth.account.signals import email_confirmed
 from django.dispatch import receiver
 
-from members.services import link_memberships_to_user
+from members.services.comp import link_memberships_to_user
+from payments.services.donors import link_donor_to_user
 
 
 @receiver(email_confirmed)
-def link_memberships(sender, request, email_address, **kwargs) -> None:
-    """Comp and gift memberships granted to an address join its account once it is proven."""
+def link_earlier_giving(sender, request, email_address, **kwargs) -> None:
+    """Gifts given as a guest, and comp and gift memberships granted to an address,
+    join its account once its owner proves the address."""
+    link_donor_to_user(email_address.email, email_address.user)
     link_memberships_to_user(email_address.email, email_address.user)

@@ -59,7 +59,8 @@ MEMBERSHIP = StateMachine(
         M.UNPAID: {M.ACTIVE, M.CANCELED},
         M.CANCELED: set(),
         M.EXPIRED: set(),
-    }
+    },
+    name="MEMBERSHIP",
 )
 
 GIFT = StateMachine(
@@ -69,7 +70,8 @@ GIFT = StateMachine(
         G.PAID: {G.SENT, G.CLAIMED},
         G.SENT: {G.CLAIMED},
         G.CLAIMED: set(),
-    }
+    },
+    name="GIFT",
 )
 
 PERK_STATUSES = frozenset({M.ACTIVE, M.TRIALING, M.PAST_DUE})

@@ -6,18 +6,20 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from members import selectors, services
+from config import ratelimit
+from config.emails import organization
+from config.errors import Refused
+from config.forms import add_refusal
+from members import selectors
 from members.forms import CancelMembershipForm, ChangeMembershipForm, JoinForm, ProfileForm
-from members.services import update_profile
-from payments import ratelimit
-from payments import selectors as payment_selectors
+from members.services import checkout, self_service
+from members.services.accounts import update_profile
 from payments import stripe_gateway as gateway
+from payments.attribution import source_article
 from payments.currencies import currencies_for_page
-from payments.emails import organization
-from payments.forms import errors_by_field
 from payments.money import Money
+from payments.pages import json_endpoint, payment_step, refuse_blocked, stripe_page, valid
 from payments.selectors import giving_history
-from payments.views import payment_step, refuse_blocked, stripe_page
 
 
 def _json_login_required(view):
@@ -68,7 +70,7 @@ def join(request: HttpRequest) -> HttpResponse:
             "form": form,
             "levels": selectors.offered_levels(),
             "current": current if current and current.has_perks else None,
-            "article": payment_selectors.article_by_slug(initial["source"]),
+            "article": source_article(initial["source"]),
             "login_next": request.get_full_path(),
             **stripe_page(
                 startUrl=reverse("members:join_start"),
@@ -81,32 +83,22 @@ def join(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @_json_login_required
+@json_endpoint
 def join_start(request: HttpRequest) -> JsonResponse:
-    form = JoinForm(request.POST)
-    if not form.is_valid():
-        return JsonResponse({"errors": errors_by_field(form)}, status=400)
-    if not (
-        ratelimit.allow("join-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
-        and ratelimit.allow("join-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL)
-    ):
-        return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
-    refusal = refuse_blocked(request)
-    if refusal is not None:
-        return refusal
-    article = payment_selectors.article_by_slug(form.cleaned_data["source"])
-    try:
-        membership, setup_secret = services.start_membership(
-            user=request.user,
-            amount=form.cleaned_data["amount_minor"],
-            currency=form.cleaned_data["currency"],
-            interval=form.cleaned_data["interval"],
-            attribution={**form.attribution(), "article": article},
-            client_ip=ratelimit.client_ip(request),
-        )
-    except services.MembershipRefused as exc:
-        return JsonResponse({"errors": {exc.field or "__all__": [exc.message]}}, status=400)
-    except gateway.GatewayError as exc:
-        return JsonResponse({"error": exc.user_message}, status=502)
+    form = valid(JoinForm(request.POST))
+    ratelimit.require(
+        ("join-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP),
+        ("join-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL),
+    )
+    refuse_blocked(request)
+    membership, setup_secret = checkout.start_membership(
+        user=request.user,
+        amount=form.cleaned_data["amount_minor"],
+        currency=form.cleaned_data["currency"],
+        interval=form.cleaned_data["interval"],
+        attribution=form.attribution(),
+        client_ip=ratelimit.client_ip(request),
+    )
     return JsonResponse(
         {
             "membership": str(membership.public_id),
@@ -119,20 +111,15 @@ def join_start(request: HttpRequest) -> JsonResponse:
 
 @require_POST
 @_json_login_required
+@json_endpoint
 def join_confirm(request: HttpRequest, public_id) -> JsonResponse:
-    if not ratelimit.allow(
-        "join-confirm-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP
-    ):
-        return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
+    ratelimit.require(
+        ("join-confirm-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
+    )
     membership = selectors.membership_of(request.user, public_id)
     if membership is None:
         raise Http404
-    try:
-        outcome = services.confirm_membership(membership)
-    except services.MembershipRefused as exc:
-        return JsonResponse({"error": exc.message}, status=400)
-    except gateway.GatewayError as exc:
-        return JsonResponse({"error": exc.user_message}, status=502)
+    outcome = checkout.confirm_membership(membership)
     return payment_step(outcome, welcomeUrl=reverse("members:join_welcome", args=[public_id]))
 
 
@@ -175,33 +162,22 @@ def card(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @_json_login_required
+@json_endpoint
 def card_start(request: HttpRequest) -> JsonResponse:
-    if not ratelimit.allow("card-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL):
-        return JsonResponse({"error": ratelimit.TOO_MANY}, status=429)
-    refusal = refuse_blocked(request)
-    if refusal is not None:
-        return refusal
-    try:
-        secret = services.start_card_update(
-            _own_paid_membership(request), client_ip=ratelimit.client_ip(request)
-        )
-    except services.MembershipRefused as exc:
-        return JsonResponse({"error": exc.message}, status=400)
-    except gateway.GatewayError as exc:
-        return JsonResponse({"error": exc.user_message}, status=502)
+    ratelimit.require(("card-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL))
+    refuse_blocked(request)
+    secret = self_service.start_card_update(
+        _own_paid_membership(request), client_ip=ratelimit.client_ip(request)
+    )
     return JsonResponse({"setupClientSecret": secret})
 
 
 @require_POST
 @_json_login_required
+@json_endpoint
 def card_finish(request: HttpRequest) -> JsonResponse:
     """Save the card; a past-due renewal is paid with it (3-D Secure if the bank asks)."""
-    try:
-        outcome = services.finish_card_update(_own_paid_membership(request))
-    except services.MembershipRefused as exc:
-        return JsonResponse({"error": exc.message}, status=400)
-    except gateway.GatewayError as exc:
-        return JsonResponse({"error": exc.user_message}, status=502)
+    outcome = self_service.finish_card_update(_own_paid_membership(request))
     if outcome.status == "succeeded":
         messages.success(request, "Your card is updated.")
     return payment_step(outcome, doneUrl=reverse("members:account"))
@@ -236,14 +212,10 @@ def confirm_payment(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @_json_login_required
+@json_endpoint
 def confirm_payment_settle(request: HttpRequest) -> JsonResponse:
     """Where the renewal stands: 3-D Secure to run in Stripe.js, or done."""
-    try:
-        outcome = services.confirm_renewal_payment(_own_paid_membership(request))
-    except services.MembershipRefused as exc:
-        return JsonResponse({"error": exc.message}, status=400)
-    except gateway.GatewayError as exc:
-        return JsonResponse({"error": exc.user_message}, status=502)
+    outcome = self_service.confirm_renewal_payment(_own_paid_membership(request))
     if outcome.status == "succeeded":
         messages.success(request, "Your membership payments are up to date. Thank you!")
     return payment_step(outcome, doneUrl=reverse("members:account"))
@@ -261,10 +233,6 @@ def _change_form(membership, data=None) -> ChangeMembershipForm:
     )
 
 
-def _refused(form, exc: services.MembershipRefused) -> None:
-    form.add_error(exc.field if exc.field in form.fields else None, exc.message)
-
-
 @login_required
 @require_http_methods(["GET", "POST"])
 def membership_change(request: HttpRequest) -> HttpResponse:
@@ -273,13 +241,13 @@ def membership_change(request: HttpRequest) -> HttpResponse:
     form = _change_form(membership, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.change_membership(
+            membership = self_service.change_membership(
                 membership,
                 amount=form.cleaned_data["amount"],
                 interval=form.cleaned_data["interval"],
             )
-        except services.MembershipRefused as exc:
-            _refused(form, exc)
+        except Refused as exc:
+            add_refusal(form, exc)
         except gateway.GatewayError as exc:
             form.add_error(None, f"{exc.user_message} Your membership is unchanged.")
         else:
@@ -308,9 +276,11 @@ def membership_cancel(request: HttpRequest) -> HttpResponse:
     form = CancelMembershipForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            membership = services.cancel_membership(membership, reason=form.cleaned_data["reason"])
-        except services.MembershipRefused as exc:
-            _refused(form, exc)
+            membership = self_service.cancel_membership(
+                membership, reason=form.cleaned_data["reason"]
+            )
+        except Refused as exc:
+            add_refusal(form, exc)
         except gateway.GatewayError as exc:
             form.add_error(None, f"{exc.user_message} Your membership is unchanged.")
         else:
@@ -331,8 +301,8 @@ def membership_resume(request: HttpRequest) -> HttpResponse:
     """Undo a cancellation before the period ends."""
     membership = _own_paid_membership(request)
     try:
-        services.resume_membership(membership)
-    except services.MembershipRefused as exc:
+        self_service.resume_membership(membership)
+    except Refused as exc:
         messages.error(request, exc.message)
     except gateway.GatewayError as exc:
         messages.error(request, f"{exc.user_message} Your membership is unchanged.")

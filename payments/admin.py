@@ -14,7 +14,9 @@ from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from payments import card_testing, services
+from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from config.errors import Refused
+from payments import card_testing
 from payments.models import (
     CardCheckFailure,
     CardTestingBlock,
@@ -28,35 +30,9 @@ from payments.models import (
     SuggestedAmount,
 )
 from payments.money import Money, parse_major_amount
+from payments.services import inbox, refunds
 from payments.states import CLOSED_DISPUTE_STATUSES
 from payments.tasks import send_receipt
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only from Stripe's side: staff look, they do not edit."""
-
-    class Media:
-        css = {"all": ["css/admin.css"]}  # flags in lists (no inline styles: see the CSP)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(SuggestedAmount)
@@ -81,10 +57,10 @@ class DonorAdmin(ReadOnlyAdmin):
 class DonationAdmin(ReadOnlyAdmin):
     """Every one-time gift started on the page, paid or not (the ledger has the paid ones)."""
 
-    list_display = ["created_at", "donor", "total_display", "status", "attempts", "article"]
+    list_display = ["created_at", "donor", "total_display", "status", "attempts", "article_slug"]
     list_filter = ["status", "currency", "created_at"]
     search_fields = ["donor__email", "stripe_payment_intent_id", "public_id"]
-    list_select_related = ["donor", "article"]
+    list_select_related = ["donor"]
     date_hierarchy = "created_at"
     show_full_result_count = False
 
@@ -131,13 +107,13 @@ class PaymentAdmin(ReadOnlyAdmin):
         "amount_display",
         "refunded_display",
         "kind",
-        "article",
+        "article_slug",
         "campaign",
         "disputed",
     ]
     list_filter = ["kind", "currency", "paid_at"]
     search_fields = ["donor__email", "stripe_payment_intent_id", "stripe_charge_id"]
-    list_select_related = ["donor", "article"]
+    list_select_related = ["donor"]
     date_hierarchy = "paid_at"
     show_full_result_count = False
     inlines = [RefundInline, DisputeInline]
@@ -199,13 +175,13 @@ class PaymentAdmin(ReadOnlyAdmin):
             form = RefundForm(request.POST, payment=payment)
             if form.is_valid():
                 try:
-                    refund = services.refund_payment(
+                    refund = refunds.refund_payment(
                         payment,
                         amount=form.cleaned_data["amount"],
                         request_key=str(form.cleaned_data["request_key"]),
                         requested_by=request.user,
                     )
-                except services.RefundRefused as exc:
+                except Refused as exc:
                     form.add_error("amount", str(exc))
                 else:
                     messages.success(
@@ -381,7 +357,7 @@ class StripeEventAdmin(ReadOnlyAdmin):
     def process_again(self, request: HttpRequest, queryset) -> None:
         events = list(queryset)
         for event in events:
-            services.requeue_event(event)
+            inbox.requeue_event(event)
         self.message_user(request, f"{len(events)} event(s) queued for processing.")
 
 

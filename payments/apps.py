@@ -6,4 +6,4 @@ class PaymentsConfig(AppConfig):
     verbose_name = "Payments"
 
     def ready(self) -> None:
-        from payments import signals  # noqa: F401  (connects the receivers)
+        from payments import handlers  # noqa: F401  (registers payments' Stripe event handlers)

@@ -43,6 +43,7 @@ workers) each see the others and the threshold trips when it should.
 import hashlib
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -51,15 +52,15 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from config.ratelimit import email_key, parse_rate
 from payments import stripe_gateway as gateway
 from payments.models import CardCheckFailure, CardCheckSource, CardTestingBlock, Donation
-from payments.ratelimit import email_key, parse_rate
 from payments.states import DONATION, DonationStatus
 
 logger = logging.getLogger(__name__)
 
 START_AGAIN = "Please start again."
-GIFT_ATTEMPTS_USED_UP = "Too many card attempts for this gift. Please start again."
+DONATION_ATTEMPTS_USED_UP = "Too many card attempts for this gift. Please start again."
 CARD_BLOCKED = (
     "This card has been declined too many times. Please try again later or use another card."
 )
@@ -298,6 +299,35 @@ def lift_blocks(blocks, *, by) -> int:
     ).update(until=now, lifted_at=now, lifted_by=by)
 
 
+# --- Whose start a declined card belongs to ----------------------------------------------
+# Stripe objects name their start in metadata: a gift by payments' key, a membership's
+# card form by members' key (members registers it when its app is ready).
+
+StartCounter = Callable[[str, CardFailure], bool]
+_start_counters: dict[str, StartCounter] = {}
+
+
+def counts_starts_named_by(metadata_key: str) -> Callable[[StartCounter], StartCounter]:
+    """Register the decorated `counter(start_id, failure) -> bool` for Stripe objects whose
+    metadata names a start under `metadata_key`; it says whether that start is ours."""
+
+    def register(counter: StartCounter) -> StartCounter:
+        _start_counters[metadata_key] = counter
+        return counter
+
+    return register
+
+
+def count_failed_start(metadata: dict, failure: CardFailure) -> bool:
+    """Count a declined card against the start the Stripe object's metadata names;
+    False when it names none of ours."""
+    return any(
+        counter(metadata[key], failure)
+        for key, counter in _start_counters.items()
+        if metadata.get(key)
+    )
+
+
 # --- Gifts (one-time and gift memberships) ---------------------------------------------
 
 
@@ -313,11 +343,15 @@ def donation_starter(donation: Donation) -> Starter:
     )
 
 
-def count_donation_failure(
+def record_donation_failure(
     donation: Donation, failure: CardFailure, *, now: datetime | None = None
 ) -> bool:
-    """Count a failed card check of a (locked) gift; close the gift when it has used up its
-    attempts or a source of it is blocked. Says whether the gift is closed."""
+    """Count a failed card check of a gift the caller holds locked; say whether the gift
+    must now be closed (it has used up its attempts, or a source of it is blocked).
+
+    Nothing is asked of Stripe here: the caller closes it (`close_donation`) once its
+    lock is released.
+    """
     starter = donation_starter(donation)
     if record_failure(failure, starter, now=now):
         donation.card_failures += 1
@@ -328,33 +362,81 @@ def count_donation_failure(
     blocked = active_block(
         ip=starter.ip, email=starter.email, user_id=starter.user_id, card=failure.card, now=now
     )
-    if not (used_up or blocked):
-        return False
-    close_donation(donation, failure)
-    return donation.status == DonationStatus.ABANDONED
+    return bool(used_up or blocked)
 
 
-def close_donation(donation: Donation, failure: CardFailure | None = None) -> None:
-    """No more cards for this (locked) gift: its SetupIntents and open PaymentIntents are
-    canceled at Stripe (their client secrets confirm nothing more) and the gift is
-    abandoned; the reader is told to start again. A payment that got through meanwhile
-    stays (a canceled PaymentIntent cannot have succeeded)."""
+def count_donation_failure(
+    donation: Donation, failure: CardFailure, *, now: datetime | None = None
+) -> bool:
+    """Count a failed card check of a gift; close the gift when it has used up its attempts
+    or a source of it is blocked. Says whether the gift is closed.
+
+    Call it with no transaction open: the gift is locked only to count, and closing it
+    asks Stripe after that lock is released. `donation` is brought up to date.
+    """
+    with transaction.atomic():
+        closing = record_donation_failure(_locked(donation), failure, now=now)
+    if closing:
+        return close_donation(donation, failure)
+    donation.refresh_from_db()
+    return False
+
+
+def _locked(donation: Donation) -> Donation:
+    return (
+        Donation.objects.select_for_update(of=("self",)).select_related("donor").get(pk=donation.pk)
+    )
+
+
+def _open_intents(donation: Donation, failure: CardFailure | None) -> tuple[set[str], set[str]]:
+    """The gift's SetupIntents and PaymentIntents whose client secrets could still confirm."""
+    setups = {donation.stripe_setup_intent_id, failure and failure.setup_intent_id}
+    intents = {donation.stripe_payment_intent_id, failure and failure.payment_intent_id}
+    return setups - {"", None}, intents - {"", None}
+
+
+def close_donation(donation: Donation, failure: CardFailure | None = None) -> bool:
+    """No more cards for this gift: its SetupIntents and open PaymentIntents are canceled
+    at Stripe (their client secrets confirm nothing more), then the gift is abandoned and
+    the reader is told to start again. A payment that got through meanwhile stays (a
+    canceled PaymentIntent cannot have succeeded). Says whether the gift is closed.
+
+    Call it with no lock held: Stripe first (each cancel has its idempotency key), then
+    the gift's lock for the state change only. A card attempt opened meanwhile (another
+    request) is found under that lock and canceled in turn before the gift is abandoned.
+    `donation` is brought up to date.
+    """
     prefix = f"donation-{donation.public_id}-cancel"
-    setup_ids = {donation.stripe_setup_intent_id, failure and failure.setup_intent_id} - {"", None}
-    for setup_id in sorted(setup_ids):
-        gateway.cancel_setup_intent(setup_id, idempotency_key=f"{prefix}-{setup_id}")
-    intent_ids = {donation.stripe_payment_intent_id, failure and failure.payment_intent_id}
-    for intent_id in sorted(intent_ids - {"", None}):
-        intent = gateway.cancel_payment_intent(intent_id, idempotency_key=f"{prefix}-{intent_id}")
-        if intent is not None and intent.status in ("succeeded", "processing"):
-            return  # the money is on its way: the payment's own event records it
-    if DONATION.advance(donation, DonationStatus.ABANDONED):
-        donation.last_error = GIFT_ATTEMPTS_USED_UP
-    donation.save()
+    canceled: set[str] = set()
+    current = donation
+    while True:
+        setup_ids, intent_ids = _open_intents(current, failure)
+        for setup_id in sorted(setup_ids - canceled):
+            gateway.cancel_setup_intent(setup_id, idempotency_key=f"{prefix}-{setup_id}")
+            canceled.add(setup_id)
+        for intent_id in sorted(intent_ids - canceled):
+            intent = gateway.cancel_payment_intent(
+                intent_id, idempotency_key=f"{prefix}-{intent_id}"
+            )
+            canceled.add(intent_id)
+            if intent is not None and intent.status in ("succeeded", "processing"):
+                donation.refresh_from_db()  # the money is on its way: its own event records it
+                return donation.status == DonationStatus.ABANDONED
+        with transaction.atomic():
+            current = _locked(donation)
+            setup_ids, intent_ids = _open_intents(current, failure)
+            if not (setup_ids | intent_ids) - canceled:
+                if DONATION.advance(current, DonationStatus.ABANDONED):
+                    current.last_error = DONATION_ATTEMPTS_USED_UP
+                    current.save()
+                break
+    donation.refresh_from_db()
+    return donation.status == DonationStatus.ABANDONED
 
 
 def closed_for_card_testing(donation: Donation) -> bool:
     """Whether the gift was closed here (used up its card attempts, or its source blocked)."""
     return (
-        donation.status == DonationStatus.ABANDONED and donation.last_error == GIFT_ATTEMPTS_USED_UP
+        donation.status == DonationStatus.ABANDONED
+        and donation.last_error == DONATION_ATTEMPTS_USED_UP
     )

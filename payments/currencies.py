@@ -95,7 +95,7 @@ def currency_choices() -> list[tuple[str, str]]:
 STRIPE_MINIMUMS = {"USD": 50, "EUR": 50, "GBP": 30, "JPY": 50, "CAD": 50, "AUD": 50, "CHF": 50}
 
 
-def minimum_gift(currency: Currency) -> int:
+def minimum_amount(currency: Currency) -> int:
     return max(currency.minimum, STRIPE_MINIMUMS.get(currency.code, 0))
 
 

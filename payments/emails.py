@@ -3,45 +3,16 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives
 from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
-from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
 
+from config.emails import send_templated
 from payments.models import Receipt, Refund
 from payments.money import Money
-from payments.privacy import is_erased_address
 from payments.states import RefundStatus
-
-
-def organization() -> dict[str, str]:
-    """The newsroom's details printed on receipts, statements and emails."""
-    return {
-        "name": settings.ORGANIZATION_NAME,
-        "address": settings.ORGANIZATION_ADDRESS,
-        "tax_note": settings.ORGANIZATION_TAX_NOTE,
-        "support_email": settings.ORGANIZATION_SUPPORT_EMAIL,
-    }
-
-
-def send_templated(template: str, subject: str, to: str, context: dict) -> None:
-    """Send `<template>.txt` with `<template>.html` as its HTML part, now.
-
-    Nothing is sent to an erased person's stand-in address (`erased-...@invalid`):
-    a late receipt, refund notice or membership email has no one to go to.
-    """
-    if is_erased_address(to):
-        return
-    context = {**context, "organization": organization(), "site_url": settings.SITE_URL}
-    message = EmailMultiAlternatives(
-        subject=subject, body=render_to_string(f"{template}.txt", context), to=[to]
-    )
-    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
-    message.send()
-
 
 # A claim older than this is a sender that died (between claiming and sending, or
 # before recording that it sent): the sweeper may claim the email again.

@@ -1,19 +1,10 @@
 from django import forms
-from django.core.validators import RegexValidator
 
+from config.errors import Refused
+from config.forms import no_markup, tracking_value
 from payments.currencies import currency_choices, default_currency, get_currency
 from payments.money import parse_major_amount
-from payments.services import DonationRefused, check_gift_amount
-
-# Names and messages people type: no markup, no control characters (C0, DEL, C1) and
-# no bidirectional overrides, which can make a name on a receipt read backwards.
-no_markup = RegexValidator(
-    r"^[^<>\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]*\Z",
-    "Please use letters, numbers and ordinary punctuation only.",
-)
-tracking_value = RegexValidator(
-    r"^[\w.\-+~%/: ]*\Z", "Only letters, numbers and - _ . + ~ %% / : are allowed here."
-)
+from payments.services.donations import check_amount
 
 
 class ContributionForm(forms.Form):
@@ -59,17 +50,21 @@ class ContributionForm(forms.Form):
         if currency and typed is not None and get_currency(currency):
             try:
                 amount = parse_major_amount(typed, currency)
-                check_gift_amount(amount, currency)
+                check_amount(amount, currency)
             except ValueError as exc:
                 self.add_error("amount", str(exc))
-            except DonationRefused as exc:
+            except Refused as exc:
                 self.add_error(exc.field or "amount", exc.message)
             else:
                 cleaned["amount_minor"] = amount
         return cleaned
 
     def attribution(self) -> dict[str, str]:
-        return {name: self.cleaned_data.get(name) or "" for name in self.ATTRIBUTION}
+        """The fields of `models.Attribution`, from the cleaned link parameters."""
+        return {
+            "article_slug": self.cleaned_data.get("source") or "",
+            **{name: self.cleaned_data.get(name) or "" for name in self.ATTRIBUTION},
+        }
 
 
 class DonationForm(ContributionForm):
@@ -102,7 +97,3 @@ class DonationForm(ContributionForm):
         if len(email) > 254:  # lower-casing can lengthen some letters
             raise forms.ValidationError("This email address is too long.")
         return email
-
-
-def errors_by_field(form: forms.Form) -> dict[str, list[str]]:
-    return {field: [str(e) for e in errors] for field, errors in form.errors.items()}

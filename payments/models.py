@@ -90,11 +90,13 @@ class Donor(models.Model):
 
 
 class Attribution(models.Model):
-    """Where a gift came from: the article, a campaign, and the UTM parameters."""
+    """Where money came from: the article, a campaign, and the UTM parameters.
 
-    article = models.ForeignKey(
-        "content.Article", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    The article is kept by its slug, as the reader's link gave it (`?from=<slug>`),
+    even when no article has that slug (yet): payments never depends on content.
+    """
+
+    article_slug = models.SlugField("article", max_length=200, blank=True, db_index=True)
     campaign = models.CharField(max_length=100, blank=True)
     utm_source = models.CharField(max_length=100, blank=True)
     utm_medium = models.CharField(max_length=100, blank=True)
@@ -103,7 +105,7 @@ class Attribution(models.Model):
     utm_term = models.CharField(max_length=100, blank=True)
 
     ATTRIBUTION_FIELDS = [
-        "article_id",
+        "article_slug",
         "campaign",
         "utm_source",
         "utm_medium",
@@ -182,6 +184,16 @@ class Donation(Attribution):
         """What the card is charged: the gift plus any fee cover."""
         return Money(self.amount + self.fee_cover, self.currency)
 
+    @property
+    def is_settled(self) -> bool:
+        """The money is taken, or Stripe is settling it: the giver can be thanked."""
+        return self.status in (DonationStatus.SUCCEEDED, DonationStatus.PROCESSING)
+
+    @property
+    def needs_authentication(self) -> bool:
+        """The bank asked for 3-D Secure, which the giver has not completed yet."""
+        return self.status == DonationStatus.REQUIRES_ACTION
+
 
 class Payment(Attribution):
     """The ledger: one row per successful charge, refunds recorded against it.
@@ -233,7 +245,7 @@ class Payment(Attribution):
         indexes = [
             models.Index(fields=["currency", "paid_at"]),
             models.Index(fields=["kind", "paid_at"]),
-            models.Index(fields=["article", "paid_at"]),
+            models.Index(fields=["article_slug", "paid_at"]),
         ]
 
     def __str__(self) -> str:

@@ -6,9 +6,7 @@ receipt numbers, refunds and disputes. What goes is what says who paid: the
 donor's email and name, the email a receipt went to, the name typed with a gift,
 the person's details in the raw Stripe events, and the Stripe Customer itself.
 
-An erased address is `erased-<...>@invalid`: unique like the one it replaces,
-impossible to type into a form (Django refuses a domain without a dot), and
-never mailed (`payments.emails.send_templated` skips it).
+An erased address is `erased-<...>@invalid` (config/emails.py): never mailed.
 
 Members (a higher app) builds on this for a whole person: see members/privacy.py.
 """
@@ -20,21 +18,12 @@ from typing import Any
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
+from config.emails import erased_address
 from payments import stripe_gateway as gateway
 from payments.models import Dispute, Donation, Donor, Payment, Receipt, Refund, StripeEvent
 from payments.states import EventStatus
 
-ERASED_DOMAIN = "invalid"
 ERASED = "[erased]"
-
-
-def erased_address(label: str, pk: int) -> str:
-    """The stand-in for an erased email: `erased-42@invalid`, `erased-user-42@invalid`."""
-    return f"erased-{label + '-' if label else ''}{pk}@{ERASED_DOMAIN}"
-
-
-def is_erased_address(email: str | None) -> bool:
-    return bool(email) and email.lower().endswith(f"@{ERASED_DOMAIN}")
 
 
 # --- Export ------------------------------------------------------------------------
@@ -42,7 +31,7 @@ def is_erased_address(email: str | None) -> bool:
 
 def _attribution(obj) -> dict[str, Any]:
     return {
-        "article": obj.article.url if obj.article_id else None,
+        "article": obj.article_slug or None,
         "campaign": obj.campaign,
         "utm_source": obj.utm_source,
         "utm_medium": obj.utm_medium,
@@ -59,12 +48,12 @@ def export_donors(donor_ids: Iterable[int]) -> dict[str, list[dict[str, Any]]]:
     donors = Donor.objects.filter(pk__in=donor_ids).order_by("created_at", "pk")
     donations = (
         Donation.objects.filter(donor_id__in=donor_ids)
-        .select_related("article", "donor")
+        .select_related("donor")
         .order_by("created_at", "pk")
     )
     payments = (
         Payment.objects.filter(donor_id__in=donor_ids)
-        .select_related("article", "receipt", "donation")
+        .select_related("receipt", "donation")
         .order_by("paid_at", "pk")
     )
     refunds: dict[int, list[dict]] = {}

@@ -36,7 +36,7 @@ UNPAID_STATUSES = [
 class RetentionResult:
     ignored_events: int
     processed_events: int
-    unpaid_gifts: int
+    unpaid_donations: int
 
 
 def _event_cutoff(now: datetime, days: int) -> datetime:
@@ -52,7 +52,7 @@ def unreferenced(queryset: models.QuerySet) -> models.QuerySet:
     return queryset
 
 
-def unpaid_gifts_to_delete(now: datetime) -> models.QuerySet[Donation]:
+def unpaid_donations_to_delete(now: datetime) -> models.QuerySet[Donation]:
     cutoff = now - timedelta(days=settings.RETENTION_UNPAID_GIFTS_DAYS)
     return unreferenced(Donation.objects.filter(status__in=UNPAID_STATUSES, updated_at__lt=cutoff))
 
@@ -73,12 +73,14 @@ def apply_retention(*, now: datetime | None = None) -> RetentionResult:
         )
     )
     with transaction.atomic():
-        locked = unpaid_gifts_to_delete(now).select_for_update(of=("self",))
+        locked = unpaid_donations_to_delete(now).select_for_update(of=("self",))
         pks = list(locked.values_list("pk", flat=True))
         # Locked: a payment recorded for one of them now waits for us (and the
         # delete checks the protecting links once more).
-        unpaid = _delete(unpaid_gifts_to_delete(now).filter(pk__in=pks))
-    return RetentionResult(ignored_events=ignored, processed_events=processed, unpaid_gifts=unpaid)
+        unpaid = _delete(unpaid_donations_to_delete(now).filter(pk__in=pks))
+    return RetentionResult(
+        ignored_events=ignored, processed_events=processed, unpaid_donations=unpaid
+    )
 
 
 def _delete(queryset: models.QuerySet) -> int:

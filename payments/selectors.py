@@ -4,10 +4,8 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.core.validators import slug_re
 from django.db.models import QuerySet, Sum
 
-from content.models import Article
 from payments import stripe_gateway as gateway
 from payments.models import Donation, Payment, SuggestedAmount
 
@@ -18,13 +16,6 @@ def suggested_amounts() -> dict[str, list[SuggestedAmount]]:
     for suggestion in SuggestedAmount.objects.all():
         amounts.setdefault(suggestion.currency, []).append(suggestion)
     return amounts
-
-
-def article_by_slug(slug: str) -> Article | None:
-    """The article a reader came from, if `slug` names one (anything else: None)."""
-    if not slug or len(slug) > 200 or not slug_re.fullmatch(slug):
-        return None
-    return Article.objects.filter(slug=slug).first()
 
 
 def donation_for_page(public_id) -> Donation | None:

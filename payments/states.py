@@ -69,8 +69,9 @@ class PaymentKind(models.TextChoices):
 class StateMachine:
     """The allowed moves between the statuses of one kind of record."""
 
-    def __init__(self, moves: dict[str, set[str]]) -> None:
+    def __init__(self, moves: dict[str, set[str]], name: str = "") -> None:
         self.moves = moves
+        self.name = name  # for the log: "DONATION"
 
     def can_move(self, current: str, new: str) -> bool:
         return current == new or new in self.moves.get(current, ())
@@ -79,14 +80,28 @@ class StateMachine:
         """Set `obj.<field>` to `new` if the move is allowed; say whether it changed.
 
         A refused move (backwards, or to a status this machine does not know,
-        such as one a newer Stripe API adds) changes nothing and is logged.
-        Not saved: the caller saves inside its own transaction.
+        such as one a newer Stripe API adds) changes nothing and is logged: at INFO
+        (late and repeated Stripe events are refused routinely), at WARNING for a
+        status the machine does not know. Not saved: the caller saves inside its
+        own transaction.
         """
         current = getattr(obj, field)
         if current == new:
             return False
         if not self.can_move(current, new):
-            logger.info("%s %s: refused move %s -> %s", type(obj).__name__, obj.pk, current, new)
+            unknown = current not in self.moves or new not in self.moves
+            logger.log(
+                logging.WARNING if unknown else logging.INFO,
+                "%s %s%s: refused move %s -> %s (%s.%s)%s",
+                type(obj).__name__,
+                obj.pk,
+                f" [{obj.public_id}]" if getattr(obj, "public_id", None) else "",
+                current,
+                new,
+                self.name or "machine",
+                field,
+                ": a status this machine does not know" if unknown else "",
+            )
             return False
         setattr(obj, field, new)
         return True
@@ -102,7 +117,8 @@ DONATION = StateMachine(
         D.FAILED: {D.AWAITING_CARD, D.REQUIRES_ACTION, D.PROCESSING, D.SUCCEEDED, D.ABANDONED},
         D.SUCCEEDED: set(),
         D.ABANDONED: {D.SUCCEEDED},  # a late success still counts: the money was taken
-    }
+    },
+    name="DONATION",
 )
 
 REFUND = StateMachine(
@@ -112,7 +128,8 @@ REFUND = StateMachine(
         R.SUCCEEDED: {R.FAILED},  # Stripe can fail a refund after reporting success
         R.FAILED: set(),
         R.CANCELED: set(),
-    }
+    },
+    name="REFUND",
 )
 
 DISPUTE = StateMachine(
@@ -130,7 +147,8 @@ DISPUTE = StateMachine(
         S.APPEAL_NEEDS_RESPONSE: {S.APPEAL_UNDER_REVIEW, S.WON, S.LOST},
         S.APPEAL_UNDER_REVIEW: {S.APPEAL_NEEDS_RESPONSE, S.WON, S.LOST},
         S.PREVENTED: set(),
-    }
+    },
+    name="DISPUTE",
 )
 
 EVENT = StateMachine(
@@ -139,7 +157,8 @@ EVENT = StateMachine(
         E.FAILED: {E.PROCESSED, E.IGNORED, E.PENDING},
         E.PROCESSED: {E.PENDING},  # staff may ask for a reprocess; handlers are idempotent
         E.IGNORED: {E.PENDING},
-    }
+    },
+    name="EVENT",
 )
 
 CLOSED_DISPUTE_STATUSES = frozenset({S.WARNING_CLOSED, S.WON, S.LOST, S.PREVENTED})

@@ -6,7 +6,8 @@ from datetime import timedelta
 from celery import shared_task
 from django.db import InterfaceError, OperationalError
 
-from payments import emails, handlers, retention, services
+from payments import emails, retention
+from payments.services import inbox
 
 # What a task may meet and outlive: a mail server down or refusing (SMTPException
 # is an OSError), a deadlock or serialization failure (OperationalError), a lost
@@ -21,8 +22,8 @@ def process_stripe_event(self, event_pk: int) -> str:
     """A handler's own failure is recorded on the event (EventFailed); a database error
     around it (the event row's lock, the commit) leaves the event pending. Both retry."""
     try:
-        return handlers.process_event(event_pk)
-    except (handlers.EventFailed, *TRANSIENT) as exc:
+        return inbox.process_event(event_pk)
+    except (inbox.EventFailed, *TRANSIENT) as exc:
         # 10 s, 20 s, 40 s ... capped at an hour; reconciliation catches anything later.
         raise self.retry(exc=exc, countdown=min(10 * 2**self.request.retries, 3600)) from exc
 
@@ -59,7 +60,7 @@ def send_unsent_emails(older_than_minutes: int = 3) -> dict[str, int]:
 
 @shared_task
 def reconcile_stripe_events() -> dict[str, int]:
-    result = services.reconcile_events()
+    result = inbox.reconcile_events()
     return {"seen": result.seen, "stored": result.stored, "requeued": result.requeued}
 
 

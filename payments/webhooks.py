@@ -4,8 +4,8 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments import services
 from payments import stripe_gateway as gateway
+from payments.services import inbox
 
 
 @csrf_exempt  # Stripe signs its requests instead
@@ -19,5 +19,5 @@ def stripe_webhook(request: HttpRequest) -> JsonResponse:
         event = gateway.verify_webhook(request.body, request.headers.get("Stripe-Signature"))
     except gateway.InvalidWebhook as exc:
         return JsonResponse({"error": str(exc)}, status=400)
-    stored, created = services.receive_event(event)
+    stored, created = inbox.receive_event(event)
     return JsonResponse({"received": stored.stripe_id, "duplicate": not created})

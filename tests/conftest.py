@@ -1,3 +1,20 @@
+"""Fixtures for the whole suite, the test layers, and what keeps test processes apart.
+
+Layers (markers, see pyproject.toml): a test that uses one of INTEGRATION_FIXTURES
+(localstripe, the Celery worker, a live server, a committed database...) is marked
+`integration` here, at collection, so nobody has to remember to; one that uses the
+database only (rolled back after it) is marked `db`, and one that uses neither is
+`unit`. A test that starts a server of its own is marked `integration` by hand.
+`make test-fast` runs everything that is not `integration` (nor `slow`).
+
+Isolation: every test process (the single one, or each pytest-xdist worker) has
+its own SQLite file (config/settings.py: `var/test-<pid>.sqlite3`) or PostgreSQL
+test database (`test_<name>_gw0`...), its own localstripe (the session fixture),
+its own Celery queue on the broker and its own key prefix in a Redis cache, so
+neither parallel workers nor two runs side by side ever meet.
+"""
+
+import os
 import threading
 import time
 
@@ -12,13 +29,109 @@ from tests.support.processes import free_port, running_emulator
 from tests.support.stripe_contract import ContractRecorder, report
 from tests.support.stripe_proxy import StripeProxy
 
+# --- Layers -------------------------------------------------------------------------
+
+# Using any of these (directly or through another fixture) makes a test `integration`:
+# the Stripe emulator, the Celery worker, a live server, or a database whose writes are
+# committed (so another thread or process can see them).
+INTEGRATION_FIXTURES = frozenset(
+    {
+        "localstripe",
+        "stripe_proxy",
+        "stripe_webhooks",
+        "celery_worker",
+        "tasks",
+        "live_server",
+        "transactional_db",
+        "django_db_reset_sequences",
+        "django_db_serialized_rollback",
+    }
+)
+DB_FIXTURES = frozenset({"db", "_django_db_helper"})
+# django_db(transaction, reset_sequences, databases, serialized_rollback, ...)
+_COMMITTING_DB_ARGUMENTS = {0: "transaction", 1: "reset_sequences", 3: "serialized_rollback"}
+
+
+def _db_marker_commits(marker: pytest.Mark) -> bool:
+    """Whether `@pytest.mark.django_db(...)` asks for a database that really commits."""
+    return any(
+        marker.kwargs.get(name) or (len(marker.args) > position and marker.args[position])
+        for position, name in _COMMITTING_DB_ARGUMENTS.items()
+    )
+
+
+def layer_of(item: pytest.Item) -> str:
+    """`integration`, `db` or `unit`: what this test needs, from its fixtures and marks."""
+    if item.get_closest_marker("integration"):
+        return "integration"
+    fixtures = set(getattr(item, "fixturenames", ()))
+    db_marker = item.get_closest_marker("django_db")
+    if fixtures & INTEGRATION_FIXTURES or (db_marker and _db_marker_commits(db_marker)):
+        return "integration"
+    if fixtures & DB_FIXTURES or db_marker:
+        return "db"
+    return "unit"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        layer = layer_of(item)
+        if not item.get_closest_marker(layer):
+            item.add_marker(layer)
+
+
+# --- One test process, apart from every other ---------------------------------------
+
+
+def process_name() -> str:
+    """This test process's name, unique on this machine while it runs: the xdist worker
+    (or `main`) and the pid. It names this process's Celery queue and cache keys."""
+    return f"patronage-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-{os.getpid()}"
+
+
+def _redis_cache() -> bool:
+    return settings.CACHES["default"]["BACKEND"].endswith(".RedisCache")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Before any test runs (and before the Celery app or a cache is first used)."""
+    # Passwords hashed in microseconds, not a third of a second (Django also hashes one
+    # for every failed sign-in): the suite signs in hundreds of times. Production keeps
+    # its hashers; nothing here tests their strength.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    name = process_name()
+    from config.celery import app
+
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        # Tasks sent here go to, and this process's worker takes from, this queue only.
+        app.conf.task_default_queue = name
+    if _redis_cache():
+        # Rate-limit counters of this process under its own prefix (see clear_cache).
+        settings.CACHES["default"]["KEY_PREFIX"] = name
+    # Every task registered up front, as a worker process does, whatever tests this
+    # process happens to run first (under xdist, any test may be a worker's first).
+    app.loader.import_default_modules()
+
+
+def clear_cache() -> None:
+    """Empty this process's cache only. A shared Redis cache is emptied key by key under
+    this process's prefix: Django's `cache.clear()` there is FLUSHDB, which would empty it
+    under every other worker and run too."""
+    if not _redis_cache():
+        cache.clear()
+        return
+    client = cache._cache.get_client(write=True)
+    keys = list(client.scan_iter(match=f"{cache.key_prefix}:*", count=1000))
+    if keys:
+        client.delete(*keys)
+
 
 @pytest.fixture(autouse=True)
 def _empty_cache():
     """Rate-limit counters live in the cache: every test starts with none."""
-    cache.clear()
+    clear_cache()
     yield
-    cache.clear()
+    clear_cache()
 
 
 @pytest.fixture(scope="session")
@@ -52,7 +165,10 @@ def _stripe_contract_check(request, stripe_contract):
 
 @pytest.fixture(scope="session")
 def localstripe():
-    """A fresh localstripe on a free loopback port; the Stripe client points at it."""
+    """A fresh localstripe on a free loopback port; the Stripe client points at it.
+
+    One per test process: each pytest-xdist worker has its own.
+    """
     port = free_port()
     with running_emulator(port):
         previous = settings.STRIPE_API_BASE
@@ -67,7 +183,9 @@ def celery_worker():
 
     Without a broker, tasks run eagerly and there is nothing to start. Tests
     that use it need `transactional_db`, so the worker's own database
-    connection sees what the test committed.
+    connection sees what the test committed. It takes tasks from this process's
+    own queue only (see pytest_configure), so parallel workers and other runs on
+    the same broker never take each other's tasks.
     """
     if settings.CELERY_TASK_ALWAYS_EAGER:
         yield None
@@ -76,15 +194,35 @@ def celery_worker():
 
     from config.celery import app
 
+    queue = app.conf.task_default_queue
+    assert app.amqp.default_queue.name == queue == process_name(), (
+        f"Celery's default queue was fixed before pytest_configure named it: {queue}"
+    )
     app.control.purge()  # tasks left over from an interrupted run
     running = _RunningTasks()
     signals.task_prerun.connect(running.started, weak=False)
     signals.task_postrun.connect(running.finished, weak=False)
-    with start_worker(
-        app, pool="threads", concurrency=4, perform_ping_check=False, loglevel="WARNING"
-    ) as worker:
-        worker.running = running
-        yield worker
+    try:
+        with start_worker(
+            app,
+            pool="threads",
+            concurrency=4,
+            perform_ping_check=False,
+            loglevel="WARNING",
+            queues=[queue],  # not the queues of workers a test starts itself
+        ) as worker:
+            worker.running = running
+            yield worker
+    finally:
+        _delete_queue(app, queue)
+
+
+def _delete_queue(app, name: str) -> None:
+    """Remove this process's queue (and its binding) from the broker once it is done."""
+    with app.connection_for_write() as connection:
+        queue = app.amqp.queues[name](connection)
+        queue.declare()  # so this channel knows the binding, and removes it with the queue
+        queue.delete()
 
 
 class _RunningTasks:
@@ -104,8 +242,8 @@ class _RunningTasks:
 
 
 def _wait_until_quiet(worker, timeout: float = 15) -> None:
-    """Until the worker runs nothing and its queue is empty (twice in a row), so the
-    test's database is not emptied under a task still writing to it."""
+    """Until the worker runs nothing and its queue (this process's own) is empty, twice
+    in a row, so the test's database is not emptied under a task still writing to it."""
     from config.celery import app
 
     deadline = time.monotonic() + timeout

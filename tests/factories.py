@@ -1,12 +1,32 @@
+"""factory_boy factories: one for every model of payments, members and content.
+
+Each builds a row that passes the model's constraints, as the product would leave it;
+tests/unit/test_factories.py checks that every model has one and that it saves.
+"""
+
+from datetime import timedelta
+
 import factory
 from allauth.account.models import EmailAddress
 from django.utils import timezone
 
-from content.models import Article
-from members.models import GiftMembership, Membership, User
-from members.states import GiftStatus, MembershipKind, MembershipStatus
-from payments.models import Donation, Donor, Payment, Receipt, StripeEvent
-from payments.states import DonationStatus, EventStatus, PaymentKind
+from content.models import Article, ArticleDocument
+from members.models import GiftMembership, LevelAmount, Membership, MembershipLevel, User
+from members.states import GiftStatus, Interval, MembershipKind, MembershipStatus
+from payments.models import (
+    CardCheckFailure,
+    CardCheckSource,
+    CardTestingBlock,
+    Dispute,
+    Donation,
+    Donor,
+    Payment,
+    Receipt,
+    Refund,
+    StripeEvent,
+    SuggestedAmount,
+)
+from payments.states import DisputeStatus, DonationStatus, EventStatus, PaymentKind, RefundStatus
 
 PASSWORD = "correct horse battery staple"
 
@@ -36,6 +56,18 @@ class ArticleFactory(factory.django.DjangoModelFactory):
     title = factory.Faker("sentence")
     url = factory.LazyAttribute(lambda a: f"https://news.example.org/{a.slug}/")
     published_at = factory.LazyFunction(timezone.now)
+
+
+class ArticleDocumentFactory(factory.django.DjangoModelFactory):
+    """A document behind an article's story (a member extra)."""
+
+    class Meta:
+        model = ArticleDocument
+
+    article = factory.SubFactory(ArticleFactory)
+    title = factory.Sequence(lambda n: f"Court filing {n}")
+    url = factory.Sequence(lambda n: f"https://documents.example.org/filing-{n}.pdf")
+    position = factory.Sequence(lambda n: n)
 
 
 class DonorFactory(factory.django.DjangoModelFactory):
@@ -133,3 +165,131 @@ class StripeEventFactory(factory.django.DjangoModelFactory):
     payload = factory.LazyAttribute(
         lambda e: {"id": e.stripe_id, "type": e.type, "data": {"object": {"id": "ch_x"}}}
     )
+
+
+class SuggestedAmountFactory(factory.django.DjangoModelFactory):
+    """A one-click amount on the give page (unique per currency and amount)."""
+
+    class Meta:
+        model = SuggestedAmount
+
+    currency = "EUR"
+    amount = factory.Sequence(lambda n: 500 + 100 * n)
+    position = factory.Sequence(lambda n: n)
+    is_default = False
+
+
+class RefundFactory(factory.django.DjangoModelFactory):
+    """Money given back on a ledger row, in full unless `amount` says otherwise.
+
+    As the product keeps it, the payment's `amount_refunded` is the sum of its
+    succeeded refunds (set here after the refund is made).
+    """
+
+    class Meta:
+        model = Refund
+        skip_postgeneration_save = True
+
+    payment = factory.SubFactory(PaymentFactory)
+    stripe_refund_id = factory.Sequence(lambda n: f"re_factory{n}")
+    amount = factory.LazyAttribute(lambda r: r.payment.amount - r.payment.amount_refunded)
+    currency = factory.LazyAttribute(lambda r: r.payment.currency)
+    status = RefundStatus.SUCCEEDED
+    reason = "requested_by_customer"
+
+    @factory.post_generation
+    def recount(self, create, extracted, **kwargs):
+        if not create:
+            return
+        succeeded = self.payment.refunds.filter(status=RefundStatus.SUCCEEDED)
+        total = sum(succeeded.values_list("amount", flat=True))
+        Payment.objects.filter(pk=self.payment.pk).update(amount_refunded=total)
+        self.payment.amount_refunded = total
+
+
+class DisputeFactory(factory.django.DjangoModelFactory):
+    """A chargeback on a ledger row, open and waiting for our evidence."""
+
+    class Meta:
+        model = Dispute
+
+    payment = factory.SubFactory(PaymentFactory)
+    stripe_dispute_id = factory.Sequence(lambda n: f"dp_factory{n}")
+    amount = factory.LazyAttribute(lambda d: d.payment.amount)
+    currency = factory.LazyAttribute(lambda d: d.payment.currency)
+    reason = "fraudulent"
+    status = DisputeStatus.NEEDS_RESPONSE
+    opened_at = factory.LazyFunction(timezone.now)
+    status_as_of = factory.LazyAttribute(lambda d: d.opened_at)
+
+
+class CardCheckFailureFactory(factory.django.DjangoModelFactory):
+    """One card a guest's gift had declined at payment (payments/card_testing.py)."""
+
+    class Meta:
+        model = CardCheckFailure
+
+    key = factory.Sequence(lambda n: f"payment:pi_factory{n}:ch_factory{n}")
+    stage = "payment"
+    start = factory.Sequence(lambda n: f"one-time factory-{n}")
+    client_ip = "203.0.113.7"
+    email = "tester@example.org"
+    card_fingerprint = factory.Sequence(lambda n: f"fp{n:014d}")
+    created_at = factory.LazyFunction(timezone.now)
+
+
+class CardTestingBlockFactory(factory.django.DjangoModelFactory):
+    """A client address blocked for an hour after too many failed card checks."""
+
+    class Meta:
+        model = CardTestingBlock
+
+    source = CardCheckSource.IP
+    value = factory.Sequence(lambda n: f"198.51.{n // 250}.{n % 250 + 1}")
+    reason = "10 failed card checks within 1 hour"
+    failures = 10
+    blocked_at = factory.LazyFunction(timezone.now)
+    until = factory.LazyAttribute(lambda b: b.blocked_at + timedelta(hours=1))
+
+
+class MembershipLevelFactory(factory.django.DjangoModelFactory):
+    """A membership tier offered on the join page, with two perks."""
+
+    class Meta:
+        model = MembershipLevel
+
+    name = factory.Sequence(lambda n: f"Level {n}")
+    slug = factory.Sequence(lambda n: f"level-{n}")
+    description = "The newsletter\nOur thanks in the annual report"
+    position = factory.Sequence(lambda n: n)
+
+
+class LevelAmountFactory(factory.django.DjangoModelFactory):
+    """What a level costs per month in EUR (one per level, currency and interval)."""
+
+    class Meta:
+        model = LevelAmount
+
+    level = factory.SubFactory(MembershipLevelFactory)
+    currency = "EUR"
+    interval = Interval.MONTH
+    amount = 500
+
+
+class PaidMembershipFactory(MembershipFactory):
+    """An active paid membership: a Stripe subscription, paid by the member's donor."""
+
+    kind = MembershipKind.PAID
+    note = ""
+    donor = factory.SubFactory(
+        DonorFactory,
+        email=factory.SelfAttribute("..email"),
+        user=factory.SelfAttribute("..user"),
+        stripe_customer_id=factory.Sequence(lambda n: f"cus_factory{n}"),
+    )
+    amount = 500
+    currency = "EUR"
+    interval = Interval.MONTH
+    stripe_subscription_id = factory.Sequence(lambda n: f"sub_factory{n}")
+    current_period_end = factory.LazyFunction(lambda: timezone.now() + timedelta(days=30))
+    stripe_synced_at = factory.LazyFunction(timezone.now)

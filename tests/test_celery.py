@@ -5,7 +5,7 @@ from django.core.mail import EmailMessage, EmailMultiAlternatives
 from django.db import connection, transaction
 
 from config.celery import app
-from members.services import queue_email
+from members.services.accounts import queue_email
 from tests.support.processes import wait_until
 
 

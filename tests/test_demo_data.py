@@ -34,7 +34,7 @@ def test_demo_data_gives_every_offered_currency_suggested_amounts_and_adds_artic
     run_demo_data()  # safe to run twice
 
     assert User.objects.filter(is_staff=True).count() == 1
-    assert Article.objects.count() == 4
+    assert Article.objects.count() == 12
     for code in offered_currencies():
         amounts = SuggestedAmount.objects.filter(currency=code)
         assert amounts.count() == 4

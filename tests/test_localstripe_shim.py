@@ -15,6 +15,9 @@ from tests.support.processes import free_port, running_emulator
 from tests.support.settlement import charges_settle_later
 from tests.support.stripejs import CARD_3DS, CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
 
+# Every test here talks to an emulator: the session's, or one it starts itself.
+pytestmark = pytest.mark.integration
+
 CARD_DECLINED_AT_SETUP = "4000000000000002"
 CARD_SET_UP_ONCE = "4000002500003155"  # authenticate unless set up for off-session payments
 

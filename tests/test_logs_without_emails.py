@@ -9,13 +9,13 @@ from urllib.parse import quote
 from django.utils import timezone
 
 from members.models import Membership
-from members.services import sync_subscription
+from members.services.stripe_sync import sync_subscription
 from members.states import MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
 from payments.models import Payment
 from tests.factories import DonorFactory, UserFactory
 from tests.members.memberships import join, refreshed
-from tests.payments.gifts import give
+from tests.payments.donations import give
 from tests.support.processes import wait_until
 
 

@@ -62,7 +62,7 @@ def parsers() -> dict[str, str]:
     return {
         name: OBJECT_TYPE_OF.get(name, name.removesuffix("_from_object"))
         for name, function in inspect.getmembers(gateway, inspect.isfunction)
-        if function.__module__ == gateway.__name__
+        if function.__module__.startswith(f"{gateway.__name__}.")
         and (name.endswith("_from_object") or name in OBJECT_TYPE_OF)
     }
 

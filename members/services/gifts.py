@@ -5,7 +5,7 @@ ledger row and the giver's receipt are the one-time gift's. This module adds
 what is particular to gifts:
 
     start_gift ─> (card paid: payment_intent.succeeded) ─> gift_paid
-        ─> send on `send_on` (now, or by the daily `send_due_gifts`)
+        ─> send on `send_on` (now, or by the hourly `send_due_gifts`)
         ─> the recipient claims it with the link: a gift Membership for `months`.
 
 Statuses move only through members.states.GIFT.
@@ -23,27 +23,19 @@ from django.db.models import Min
 from django.urls import reverse
 from django.utils import timezone
 
+from config.emails import send_templated
+from config.errors import Refused
 from members.models import GiftMembership, LevelAmount, Membership, User
-from members.services import announce_changes
+from members.services.stripe_sync import announce_changes
 from members.states import GIFT, GIFT_MONTHS, GiftStatus, Interval, MembershipKind, MembershipStatus
-from payments import services as payments_services
-from payments.emails import send_templated
 from payments.money import Money
+from payments.services import donations
 from payments.states import DonationStatus, PaymentKind
 
 logger = logging.getLogger(__name__)
 
 # How far ahead a giver may schedule the recipient's email.
 MAX_SEND_AHEAD = timedelta(days=365)
-
-
-class GiftRefused(Exception):
-    """A gift we will not start or claim; `message` is for the reader."""
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        self.field = field
 
 
 class GiftNotFound(Exception):
@@ -74,13 +66,13 @@ def check_gift_details(*, months: int, send_on: date, today: date | None = None)
     """Months offered, and a send date from today up to a year ahead."""
     today = today or timezone.localdate()
     if months not in GIFT_MONTHS:
-        raise GiftRefused(
+        raise Refused(
             "Choose " + ", ".join(str(m) for m in GIFT_MONTHS) + " months.", field="months"
         )
     if send_on < today:
-        raise GiftRefused("The send date cannot be in the past.", field="send_on")
+        raise Refused("The send date cannot be in the past.", field="send_on")
     if send_on > today + MAX_SEND_AHEAD:
-        raise GiftRefused("The send date can be at most a year from today.", field="send_on")
+        raise Refused("The send date can be at most a year from today.", field="send_on")
 
 
 def gift_amount(*, months: int, currency: str, amount: int | None = None) -> int:
@@ -93,24 +85,20 @@ def gift_amount(*, months: int, currency: str, amount: int | None = None) -> int
     price = monthly_price(currency)
     if amount is None:
         if price is None:
-            raise GiftRefused(f"Please enter an amount in {currency}.", field="amount")
+            raise Refused(f"Please enter an amount in {currency}.", field="amount")
         amount = price * months
     elif price is not None and amount < price * months:
-        raise GiftRefused(
+        raise Refused(
             f"A {months}-month gift membership costs at least {Money(price * months, currency)}.",
             field="amount",
         )
-    try:
-        payments_services.check_gift_amount(amount, currency)
-    except payments_services.DonationRefused as exc:
-        raise GiftRefused(exc.message, field=exc.field or "amount") from exc
+    donations.check_amount(amount, currency)
     return amount
 
 
 # --- Buying ----------------------------------------------------------------------------
 
 
-@transaction.atomic
 def start_gift(
     *,
     months: int,
@@ -131,40 +119,45 @@ def start_gift(
     """Record the gift (awaiting payment) and its Donation; open the card's SetupIntent.
 
     Returns the gift and the SetupIntent's client secret for Stripe.js. The page
-    then pays with payments' pay call, like a one-time gift. Raises GiftRefused
+    then pays with payments' pay call, like a one-time gift. Raises Refused
     (nothing stored) or GatewayError. Failed card checks count against `client_ip`.
+    Stripe is asked first; the gift is stored with its Donation in one transaction.
     """
     check_gift_details(months=months, send_on=send_on, today=today)
     try:
         validate_email(recipient_email)
     except ValidationError:
-        raise GiftRefused("Enter a valid email address.", field="recipient_email") from None
+        raise Refused("Enter a valid email address.", field="recipient_email") from None
     amount = gift_amount(months=months, currency=currency, amount=amount)
-    try:
-        donation, setup_secret = payments_services.start_donation(
-            amount=amount,
-            currency=currency,
-            email=giver_email,
-            name=giver_name,
-            cover_fees=cover_fees,
-            user=user,
-            attribution=attribution,
-            kind=PaymentKind.GIFT,
-            client_ip=client_ip,
+    stored: list[GiftMembership] = []
+
+    def store_gift(donation) -> None:
+        stored.append(
+            GiftMembership.objects.create(
+                donation=donation,
+                giver_name=giver_name.strip(),
+                recipient_email=recipient_email,
+                recipient_name=recipient_name.strip(),
+                message=message.strip(),
+                months=months,
+                send_on=send_on,
+                **donation.attribution(),
+            )
         )
-    except payments_services.DonationRefused as exc:
-        raise GiftRefused(exc.message, field=exc.field) from exc
-    gift = GiftMembership.objects.create(
-        donation=donation,
-        giver_name=giver_name.strip(),
-        recipient_email=recipient_email,
-        recipient_name=recipient_name.strip(),
-        message=message.strip(),
-        months=months,
-        send_on=send_on,
-        **donation.attribution(),
+
+    _donation, setup_secret = donations.start_donation(
+        amount=amount,
+        currency=currency,
+        email=giver_email,
+        name=giver_name,
+        cover_fees=cover_fees,
+        user=user,
+        attribution=attribution,
+        kind=PaymentKind.GIFT,
+        client_ip=client_ip,
+        stored_with=store_gift,
     )
-    return gift, setup_secret
+    return stored[0], setup_secret
 
 
 def gift_paid(donation_public_id, *, today: date | None = None) -> GiftMembership | None:
@@ -275,9 +268,9 @@ def claim_gift(token: str, user: User) -> Membership:
     if gift.status == GiftStatus.CLAIMED:
         if gift.membership is not None and gift.membership.user_id == user.pk:
             return gift.membership
-        raise GiftRefused("This gift has already been claimed.")
+        raise Refused("This gift has already been claimed.")
     if gift.status not in (GiftStatus.PAID, GiftStatus.SENT):
-        raise GiftRefused("This gift has not been paid for yet.")
+        raise Refused("This gift has not been paid for yet.")
     now = timezone.now()
     membership = Membership.objects.create(
         user=user,

@@ -1,11 +1,11 @@
-// "Give a membership": the standard price for the chosen months; the card payment
-// is Patronage.payOnce, through payments' own pay call, as on the give page.
+// "Give a membership": the standard price for the chosen months; the card payment is
+// Patronage.payOnce, through payments' own pay call, as on the give page.
 (function () {
   "use strict";
-  const data = JSON.parse(document.getElementById("gift-data").textContent);
+  const data = Patronage.pageData("gift-data");
   const form = document.getElementById("gift-form");
   const priceNote = document.getElementById("gift-price");
-  Patronage.payOnce(form, document.getElementById("gift-button"), data);
+  Patronage.payOnce(form, data);
 
   // The standard price for the chosen months and currency, shown as the amount's placeholder.
   function showPrice() {

@@ -1,12 +1,12 @@
 // "Support us just once": the suggested amounts; the card payment is Patronage.payOnce.
 (function () {
   "use strict";
-  const data = JSON.parse(document.getElementById("give-data").textContent);
+  const data = Patronage.pageData("give-data");
   const form = document.getElementById("give-form");
   const amountInput = form.elements.amount;
   const currencySelect = form.elements.currency;
   const suggestionsBox = document.getElementById("suggestions");
-  const payment = Patronage.payOnce(form, document.getElementById("give-button"), data);
+  const payment = Patronage.payOnce(form, data);
 
   function showSuggestions() {
     const code = currencySelect.value;

@@ -1,9 +1,15 @@
-// Small helpers shared by the payment pages (give, join, card update).
+// What the payment pages share: one card flow (cardForm) that every page runs (give,
+// gift membership, join, card update, confirming a renewal), and its helpers.
 window.Patronage = (function () {
   "use strict";
 
   function formatMinor(minor, decimals) {
     return (minor / Math.pow(10, decimals)).toFixed(decimals);
+  }
+
+  // The data a page hands its script: {{ page_data|json_script:id }}.
+  function pageData(id) {
+    return JSON.parse(document.getElementById(id).textContent);
   }
 
   // Error display and JSON posting for one form with data-error-for slots.
@@ -90,53 +96,90 @@ window.Patronage = (function () {
     return {confirm: confirm};
   }
 
-  // A one-time card payment on `form` (the give and gift pages):
-  // 1. POST the form to data.startUrl -> our record + a SetupIntent secret.
-  // 2. stripe.confirmCardSetup(secret, card) -> the card is checked (3-D Secure if asked),
-  //    once: a retry after an error on step 3 goes straight on to it.
-  // 3. POST payUrl until settled (see settle), then on to thanksUrl.
-  // Changing any detail (the card too, once confirmed) starts a new payment. Returns {reset}.
-  function payOnce(form, button, data) {
+  // The card flow of a payment page, run when `options.form` is sent:
+  // 1. POST the form to options.start -> our record and a SetupIntent secret (no start:
+  //    straight on to 3, as for a renewal waiting for the bank's check).
+  // 2. If the form has a #card-element (partials/card_fieldset.html): confirmCardSetup
+  //    with the card, 3-D Secure if the bank asks, once per SetupIntent (see cardSetup).
+  // 3. POST options.settle until the payment went through (see settle), then go to options.done.
+  // settle and done are URLs, or functions of the start's answer (done: and of settle's).
+  // options.billingDetails() goes with the card; options.unreachable is the message when
+  // the network fails. One submit at a time. Editing any other field starts anew, and so
+  // does editing the card once confirmed. Returns {reset}, for changes made by script.
+  function cardForm(options) {
+    const form = options.form;
+    const button = form.querySelector('button[type="submit"]');
     const ui = formUi(form);
-    const stripe = Stripe(data.publishableKey);
-    const card = stripe.elements().create("card");
-    card.mount("#card-element");
-    let started = null; // {payUrl, thanksUrl, setupClientSecret}
-    const setups = cardSetup(stripe, card, function (secret) {
-      if (started && started.setupClientSecret === secret) started = null; // a new card: start anew
+    const stripe = Stripe(options.data.publishableKey);
+    const cardBox = form.querySelector("#card-element");
+    const card = cardBox ? stripe.elements().create("card") : null;
+    if (card) card.mount(cardBox);
+    let started = null; // the start's answer, until something asks for a new start
+    let busy = false;
+    const setups = card && cardSetup(stripe, card, function (secret) {
+      if (started && started.setupClientSecret === secret) started = null; // a new card
     });
+
+    function url(option, run, answer) {
+      return typeof option === "function" ? option(run, answer) : option;
+    }
+
+    async function pay() {
+      if (!started) started = options.start ? await ui.start(options.start) : {};
+      const run = started; // this submit's start, whatever the reader edits meanwhile
+      if (!run) return;
+      if (card) {
+        const method = {card: card};
+        if (options.billingDetails) method.billing_details = options.billingDetails();
+        if (!(await setups.confirm(ui, run.setupClientSecret, method))) return;
+      }
+      const done = await settle(ui, stripe, url(options.settle, run), run);
+      if (done) window.location.assign(url(options.done, run, done));
+      else if (!run.setupClientSecret && started === run) started = null; // start anew
+    }
 
     form.addEventListener("submit", async function (event) {
       event.preventDefault();
-      ui.clearErrors();
+      if (busy) return;
+      busy = true;
       button.disabled = true;
+      ui.clearErrors();
       try {
-        if (!started) started = await ui.start(data.startUrl);
-        if (!started) return;
-        const ready = await setups.confirm(ui, started.setupClientSecret, {
-          card: card,
-          billing_details: {email: form.elements.email.value, name: form.elements.name.value},
-        });
-        if (!ready) return;
-        const paid = await settle(ui, stripe, started.payUrl, started);
-        if (paid) window.location.assign(started.thanksUrl);
-        else if (!started.setupClientSecret) started = null;
+        await pay();
       } catch (err) {
-        ui.showError("__all__", "We could not reach the payment service. You have not been charged.");
+        ui.showError("__all__", options.unreachable ||
+          "We could not reach the payment service. You have not been charged.");
       } finally {
+        busy = false;
         button.disabled = false;
       }
     });
 
     function detailsChanged(event) {
-      if (!event.target.closest("#card-element")) started = null;
+      if (!(cardBox && cardBox.contains(event.target))) started = null;
     }
     form.addEventListener("input", detailsChanged);
     form.addEventListener("change", detailsChanged);
     return {reset: function () { started = null; }};
   }
 
+  // cardForm for a payment made once (give, gift membership): the start answers where to
+  // pay (payUrl) and where to thank (thanksUrl); the card goes with the giver's email and name.
+  function payOnce(form, data) {
+    return cardForm({
+      form: form,
+      data: data,
+      start: data.startUrl,
+      settle: function (started) { return started.payUrl; },
+      done: function (started) { return started.thanksUrl; },
+      billingDetails: function () {
+        return {email: form.elements.email.value, name: form.elements.name.value};
+      },
+    });
+  }
+
   return {
-    formatMinor: formatMinor, formUi: formUi, settle: settle, cardSetup: cardSetup, payOnce: payOnce,
+    formatMinor: formatMinor, pageData: pageData, formUi: formUi, settle: settle,
+    cardSetup: cardSetup, cardForm: cardForm, payOnce: payOnce,
   };
 })();

@@ -9,7 +9,7 @@ member starts again. A live membership is never ended for it.
 from django.urls import reverse
 
 from members.models import Membership
-from members.services import CARD_ATTEMPTS_USED_UP
+from members.services.card_checks import CARD_ATTEMPTS_USED_UP
 from members.states import MembershipStatus
 from payments import stripe_gateway as gateway
 from payments.models import CardCheckFailure, StripeEvent

@@ -12,9 +12,9 @@ from dateutil.relativedelta import relativedelta
 from django.urls import reverse
 from django.utils import timezone
 
-from members import gifts
 from members.models import GiftMembership, LevelAmount, Membership, MembershipLevel
 from members.selectors import has_member_perks
+from members.services import gifts
 from members.states import GIFT_MONTHS, GiftStatus, MembershipKind, MembershipStatus
 from payments.models import Donation, Payment
 from payments.states import PaymentKind

@@ -14,9 +14,10 @@ from django.contrib.messages import get_messages
 from django.urls import reverse
 from django.utils import timezone
 
-from members import services
+from members import selectors
 from members.models import Membership, MembershipLevel, User
 from members.selectors import has_member_perks
+from members.services import comp
 from members.states import MembershipKind, MembershipStatus
 from tests.factories import PASSWORD, UserFactory
 from tests.members.memberships import join
@@ -75,7 +76,7 @@ def stripe_subscription(subscription_id: str) -> dict:
 def test_staff_list_filter_and_search_memberships_with_comp_apart_from_paid(staff_client):
     level = MembershipLevel.objects.create(name="Insider", slug="insider")
     paid_membership("paying@example.org", level=level)
-    services.grant_comp_membership(email="guest@example.org", note="Partner")
+    comp.grant_comp_membership(email="guest@example.org", note="Partner")
 
     page = staff_client.get(reverse(CHANGELIST))
     body = page.content.decode()
@@ -149,7 +150,7 @@ def test_staff_change_levels_and_their_amounts_in_one_form(staff_client):
         ("EUR", "year", 25000),
         ("USD", "month", 2500),
     ]
-    assert services.level_for(2500, "USD", "month") == level
+    assert selectors.level_for(2500, "USD", "month") == level
 
 
 def test_comp_grant_in_admin_gives_perks_to_that_address_at_once(staff_client):
@@ -210,7 +211,7 @@ def test_an_expired_comp_is_ended_by_the_daily_task_and_its_perks_stop(staff_cli
     grant_in_admin(staff_client, reader.email, ends_at=timezone.now() + timedelta(days=7))
     membership = Membership.objects.get()
     assert has_member_perks(reader)
-    assert services.end_expired_memberships() == 0
+    assert comp.end_expired_memberships() == 0
 
     # Staff shorten it to yesterday on its change form (comp end dates stay editable).
     yesterday = timezone.localtime(timezone.now() - timedelta(days=1)).replace(microsecond=0)
@@ -224,8 +225,8 @@ def test_an_expired_comp_is_ended_by_the_daily_task_and_its_perks_stop(staff_cli
     )
     assert response.status_code == 302, response.content.decode()[:2000]
 
-    assert services.end_expired_memberships() == 1
-    assert services.end_expired_memberships() == 0
+    assert comp.end_expired_memberships() == 1
+    assert comp.end_expired_memberships() == 0
 
     membership.refresh_from_db()
     assert membership.status == MembershipStatus.CANCELED
@@ -280,9 +281,9 @@ def test_cancel_at_period_end_keeps_perks_and_refuses_comp_memberships_by_name(
     member = UserFactory(email="leaving@example.org")
     client.force_login(member)
     membership = join(client)
-    comp = services.grant_comp_membership(email="guest@example.org")
+    granted = comp.grant_comp_membership(email="guest@example.org")
 
-    notes = run_action(staff_client, "cancel_at_end", membership, comp)
+    notes = run_action(staff_client, "cancel_at_end", membership, granted)
 
     assert notes == [
         "leaving@example.org: will end when the paid period does.",
@@ -297,12 +298,12 @@ def test_cancel_at_period_end_keeps_perks_and_refuses_comp_memberships_by_name(
 
 def test_end_now_on_a_comp_membership_stops_its_perks(staff_client):
     reader = UserFactory(email="guest@example.org")
-    comp = services.grant_comp_membership(email=reader.email)
+    granted = comp.grant_comp_membership(email=reader.email)
 
-    assert run_action(staff_client, "end_now", comp) == ["guest@example.org: ended now."]
+    assert run_action(staff_client, "end_now", granted) == ["guest@example.org: ended now."]
 
-    comp.refresh_from_db()
-    assert comp.status == MembershipStatus.CANCELED
+    granted.refresh_from_db()
+    assert granted.status == MembershipStatus.CANCELED
     assert not has_member_perks(reader)
 
 

@@ -13,9 +13,9 @@ import pytest
 import requests
 from django.urls import reverse
 
-from members import services
 from members.models import Membership
 from members.selectors import has_member_perks
+from members.services import self_service
 from members.states import MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
 from payments.models import Payment, Receipt, StripeEvent
@@ -215,7 +215,7 @@ def test_invoice_paid_for_a_subscription_made_in_stripe_for_a_known_donor_create
     client, mailoutbox
 ):
     first = member(client, "returning@example.org")
-    services.end_membership_now(first)
+    self_service.end_membership_now(first)
     # Staff subscribe the same customer in Stripe's dashboard, to the same $10 plan.
     plan = gateway.plan_id_for(1000, "USD", "month")
     made = _stripe(

@@ -37,7 +37,7 @@ from tests.factories import (
     UserFactory,
 )
 from tests.members.memberships import _stripe, join, refreshed
-from tests.payments.gifts import give
+from tests.payments.donations import give
 from tests.support.processes import wait_until
 
 EXPORT = reverse("members:data_export")

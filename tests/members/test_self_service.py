@@ -11,14 +11,14 @@ from django.urls import reverse
 
 from members.models import LevelAmount, MembershipLevel
 from members.selectors import has_member_perks
-from members.services import grant_comp_membership
+from members.services.comp import grant_comp_membership
 from members.states import MembershipStatus
-from payments import services as payments_services
 from payments.models import Donor, Payment
+from payments.services import ledger, refunds
 from payments.states import PaymentKind
 from tests.factories import UserFactory
 from tests.members.memberships import _stripe, join, refreshed, renew
-from tests.payments.gifts import give, recorded_payment
+from tests.payments.donations import give, recorded_payment
 from tests.support.processes import wait_until
 
 CHANGE = reverse("members:membership_change")
@@ -55,7 +55,7 @@ def ledger_row(user, *, amount: int, currency: str, paid_at: datetime, refunded:
         stripe_charge_id=f"ch_ledger_{n}",
         paid_at=paid_at,
     )
-    payments_services.create_receipt(payment)
+    ledger.create_receipt(payment)
     return payment
 
 
@@ -326,7 +326,7 @@ def test_statement_of_real_payments_after_a_partial_refund(client, tasks, stripe
     membership_payment = recorded_payment(kind=PaymentKind.MEMBERSHIP)
     recorded_payment(kind=PaymentKind.ONE_TIME)
 
-    payments_services.refund_payment(membership_payment, amount=400, request_key="statement-1")
+    refunds.refund_payment(membership_payment, amount=400, request_key="statement-1")
 
     wait_until(lambda: Payment.objects.get(pk=membership_payment.pk).amount_refunded == 400)
     year = membership_payment.paid_at.year

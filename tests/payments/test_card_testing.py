@@ -19,6 +19,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
+from config.ratelimit import email_key
 from members.models import Membership
 from members.states import MembershipKind, MembershipStatus
 from payments import card_testing
@@ -31,7 +32,6 @@ from payments.models import (
     Payment,
     StripeEvent,
 )
-from payments.ratelimit import email_key
 from payments.states import DonationStatus, EventStatus
 from tests.factories import DonorFactory, UserFactory
 from tests.support import stripe_payloads as payloads
@@ -150,7 +150,7 @@ def test_a_gift_confirmed_with_card_after_card_is_canceled_after_the_bound_and_f
     assert again["error"]["code"] == "setup_intent_unexpected_state"
     paying = client.post(gift["payUrl"], REMOTE_ADDR=TESTER)
     assert paying.status_code == 400
-    assert paying.json() == {"error": card_testing.GIFT_ATTEMPTS_USED_UP}
+    assert paying.json() == {"error": card_testing.DONATION_ATTEMPTS_USED_UP}
     assert not Payment.objects.exists()
 
 
@@ -223,7 +223,7 @@ def test_a_setup_failure_for_no_gift_or_membership_of_ours_is_ignored_with_the_r
 
     (event,) = settled_events("setup_intent.setup_failed", 1)
     assert event.status == EventStatus.IGNORED
-    assert "not for a gift or membership of ours" in event.ignored_reason
+    assert "is not for a card form of ours" in event.ignored_reason
     assert not CardCheckFailure.objects.exists()
 
 

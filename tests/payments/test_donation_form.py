@@ -376,3 +376,14 @@ def test_a_post_with_the_page_csrf_token_gets_past_the_csrf_check():
 
     assert response.status_code == 502  # past CSRF and the form; only Stripe is missing
     assert nothing_stored()
+
+
+def test_a_gift_from_an_article_not_yet_known_keeps_its_slug(client, localstripe, settings):
+    settings.STRIPE_API_BASE = localstripe
+
+    page = client.get(reverse("payments:give") + "?from=published-tomorrow")
+    response = start(client, source="published-tomorrow")
+
+    assert "after reading" not in page.content.decode()
+    assert response.status_code == 200, response.content
+    assert Donation.objects.get().article_slug == "published-tomorrow"

@@ -10,7 +10,7 @@ its id, as Stripe does; its signed webhooks reach a live server.
 from payments import stripe_gateway as gateway
 from payments.models import Payment, StripeEvent
 from payments.states import EventStatus
-from tests.payments.gifts import give, recorded_payment
+from tests.payments.donations import give, recorded_payment
 from tests.support import stripe_payloads as payloads
 from tests.support.processes import wait_until
 from tests.support.settlement import charges_settle_later

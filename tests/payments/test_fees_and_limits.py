@@ -16,9 +16,9 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
+from config.ratelimit import parse_rate
 from payments.currencies import fee_cover
 from payments.models import Donation, Donor
-from payments.ratelimit import parse_rate
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, example, given
 from hypothesis import strategies as st
 
-from payments.currencies import get_currency, minimum_gift
+from payments.currencies import get_currency, minimum_amount
 from payments.forms import DonationForm
 from payments.models import Donation, Donor, Payment, StripeEvent
 from payments.money import parse_major_amount
@@ -136,7 +136,7 @@ def test_an_accepted_amount_is_always_within_the_currency_bounds(amount, currenc
 
     if form.is_valid():
         offered = get_currency(currency)
-        assert minimum_gift(offered) <= form.cleaned_data["amount_minor"] <= offered.maximum
+        assert minimum_amount(offered) <= form.cleaned_data["amount_minor"] <= offered.maximum
     else:
         assert set(form.errors) == {"amount"}
 

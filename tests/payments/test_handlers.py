@@ -14,11 +14,11 @@ from dataclasses import dataclass
 import pytest
 from django.urls import reverse
 
-from payments import handlers, services
 from payments import stripe_gateway as gateway
 from payments.models import Dispute, Donation, Payment, Receipt, Refund, StripeEvent
+from payments.services import inbox, ledger
 from payments.states import DisputeStatus, DonationStatus, EventStatus, RefundStatus
-from tests.payments.gifts import give
+from tests.payments.donations import give
 from tests.support import stripe_payloads as payloads
 from tests.support.processes import free_port, wait_until
 from tests.support.webhooks import post_event
@@ -291,7 +291,7 @@ def test_a_failing_handler_marks_the_event_failed_and_process_again_in_admin_rec
     def ledger_unavailable(_event) -> None:
         raise RuntimeError("ledger unavailable")
 
-    monkeypatch.setitem(handlers.HANDLERS, "payment_intent.succeeded", ledger_unavailable)
+    monkeypatch.setitem(inbox._handlers, "payment_intent.succeeded", ledger_unavailable)
     sent = intent_object(gift)
 
     event = deliver(client, "payment_intent.succeeded", sent)
@@ -301,8 +301,8 @@ def test_a_failing_handler_marks_the_event_failed_and_process_again_in_admin_rec
     assert event.last_error == "RuntimeError: ledger unavailable"
     assert event.data_object == sent  # nothing lost
     assert event.processed_at is None
-    with pytest.raises(handlers.EventFailed):
-        handlers.process_event(event.pk)
+    with pytest.raises(inbox.EventFailed):
+        inbox.process_event(event.pk)
     event.refresh_from_db()
     tried = event.attempts
     assert not Payment.objects.exists()
@@ -337,7 +337,7 @@ def test_an_event_that_failed_while_stripe_was_unreachable_records_the_payment_w
     assert not Payment.objects.exists()
 
     settings.STRIPE_API_BASE = localstripe  # Stripe is back
-    services.requeue_event(event)
+    inbox.requeue_event(event)
 
     wait_until(lambda: StripeEvent.objects.filter(pk=event.pk, status="processed").exists())
     payment = Payment.objects.get()
@@ -366,7 +366,7 @@ def test_an_event_about_an_object_stripe_does_not_have_is_ignored_with_the_cause
 
 
 def not_ours() -> list:
-    unknown_gift = {services.META_DONATION: str(uuid.uuid4()), services.META_KIND: "one_time"}
+    unknown_gift = {ledger.META_DONATION: str(uuid.uuid4()), ledger.META_KIND: "one_time"}
     return [
         pytest.param(
             "payment_intent.succeeded",
@@ -474,7 +474,7 @@ def test_a_database_error_around_the_handler_retries_the_event_task(monkeypatch)
             raise outcome
         return outcome
 
-    monkeypatch.setattr(handlers, "process_event", process_event)
+    monkeypatch.setattr(inbox, "process_event", process_event)
     retried = []
     monkeypatch.setattr(
         tasks.process_stripe_event,

@@ -17,14 +17,15 @@ from django.core.management.base import CommandError
 from django.urls import reverse
 from django.utils import timezone
 
+from config.errors import Refused
 from members.states import MembershipStatus
-from payments import services
 from payments import stripe_gateway as gateway
 from payments.models import Dispute, Donation, Payment, Receipt, StripeEvent
+from payments.services import inbox, ledger, refunds
 from payments.states import DISPUTE, DisputeStatus, EventStatus, PaymentKind
 from tests.factories import UserFactory
 from tests.members.memberships import _stripe, join
-from tests.payments.gifts import give
+from tests.payments.donations import give
 from tests.support import stripe_payloads as payloads
 from tests.support.processes import wait_until
 from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, confirm_card_setup
@@ -116,7 +117,7 @@ def test_a_gift_declined_on_charge_is_linked_to_its_payment_intent(client, tasks
     donation = Donation.objects.get()
     assert donation.stripe_payment_intent_id
     intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
-    assert intent.metadata[services.META_DONATION] == str(donation.public_id)
+    assert intent.metadata[ledger.META_DONATION] == str(donation.public_id)
 
 
 # --- Idempotency keys belong to one set of parameters -----------------------------------
@@ -241,8 +242,8 @@ def test_an_invoice_paid_outside_stripe_is_on_the_ledger_with_no_card_fee(
     assert payment.kind == PaymentKind.MEMBERSHIP and payment.is_paid_outside_stripe
     assert payment.stripe_charge_id is None and payment.stripe_payment_intent_id is None
     assert Receipt.objects.filter(payment=payment).exists()
-    with pytest.raises(services.RefundRefused):
-        services.refund_payment(payment, amount=100, request_key="cheque")
+    with pytest.raises(Refused):
+        refunds.refund_payment(payment, amount=100, request_key="cheque")
 
 
 def test_the_paid_invoice_payment_counts_then_the_default_never_a_canceled_one():
@@ -357,7 +358,7 @@ def test_every_subscription_status_of_the_pinned_version_is_known():
 def _paid_gift(client, email: str) -> Payment:
     give(client, amount="25", currency="EUR", email=email)
     intent_id = Donation.objects.get(donor__email=email).stripe_payment_intent_id
-    return services.record_intent_payment(gateway.retrieve_payment_intent(intent_id))
+    return ledger.record_intent_payment(gateway.retrieve_payment_intent(intent_id))
 
 
 def test_a_won_appeal_ends_won_whatever_order_its_events_come_in(client, tasks, localstripe):
@@ -412,7 +413,7 @@ def test_an_appeal_reopens_a_lost_dispute(client, tasks, localstripe):
 def test_reconciliation_lists_only_the_types_we_handle(client, tasks, localstripe):
     give(client, amount="10", currency="USD", email="listed@example.org")
 
-    services.reconcile_events(since=timezone.now() - timedelta(hours=1))
+    inbox.reconcile_events(since=timezone.now() - timedelta(hours=1))
 
     stored = set(StripeEvent.objects.values_list("type", flat=True))
     assert "payment_intent.succeeded" in stored
@@ -436,7 +437,7 @@ def test_create_stripe_webhook_registers_our_version_and_the_handled_types(
     import io
     import re
 
-    from payments.handlers import HANDLERS
+    from payments.services.inbox import handled_types
 
     settings.DEBUG = True  # the live test server speaks http
     url = live_server.url + reverse("payments:stripe_webhook")
@@ -451,7 +452,7 @@ def test_create_stripe_webhook_registers_our_version_and_the_handled_types(
     give(client, amount="12", currency="USD", email="endpoint@example.org")
     payment = wait_until(lambda: Payment.objects.first())  # delivered by Stripe, signed
     assert payment.amount == 1200
-    assert set(StripeEvent.objects.values_list("type", flat=True)) <= set(HANDLERS)
+    assert set(StripeEvent.objects.values_list("type", flat=True)) <= set(handled_types())
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from payments import stripe_gateway
 from payments.models import Payment, Receipt, Refund, StripeEvent
 from payments.selectors import compare_ledger_with_stripe
 from payments.states import RefundStatus
-from tests.payments.gifts import give, recorded_payment
+from tests.payments.donations import give, recorded_payment
 from tests.support.processes import wait_until
 
 

@@ -96,7 +96,7 @@ def test_gifts_never_paid_go_after_their_period():
 
     result = retention.apply_retention()
 
-    assert result.unpaid_gifts == 4
+    assert result.unpaid_donations == 4
     assert remaining(Donation, *abandoned, recent) == {recent.pk}
 
 
@@ -114,7 +114,7 @@ def test_paid_settling_ledger_linked_and_gift_membership_gifts_are_never_deleted
 
     result = retention.apply_retention()
 
-    assert result.unpaid_gifts == 0
+    assert result.unpaid_donations == 0
     assert remaining(Donation, paid, settling, on_the_ledger, gift.donation) == {
         paid.pk,
         settling.pk,
@@ -128,5 +128,9 @@ def test_the_daily_beat_task_applies_retention():
     unpaid = gift_started(31, DonationStatus.AWAITING_CARD)
 
     assert settings.CELERY_BEAT_SCHEDULE["apply-retention"]["task"] == apply_retention.name
-    assert apply_retention.run() == {"ignored_events": 1, "processed_events": 0, "unpaid_gifts": 1}
+    assert apply_retention.run() == {
+        "ignored_events": 1,
+        "processed_events": 0,
+        "unpaid_donations": 1,
+    }
     assert not remaining(StripeEvent, old) and not remaining(Donation, unpaid)

@@ -7,7 +7,7 @@ these tests prove that our keys make retries safe.
 from django.urls import reverse
 
 from payments.models import Donation, Donor, Payment
-from tests.payments.gifts import recorded_payment
+from tests.payments.donations import recorded_payment
 from tests.support.stripejs import CARD_OK, confirm_card_setup
 
 GIFT = {"amount": "30", "currency": "EUR", "email": "steady@example.org"}

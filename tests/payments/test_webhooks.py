@@ -19,7 +19,7 @@ from django.test import Client
 from payments import stripe_gateway as gateway
 from payments.models import Donation, Payment, Receipt, StripeEvent
 from payments.states import EventStatus
-from tests.payments.gifts import give
+from tests.payments.donations import give
 from tests.support import stripe_payloads as payloads
 from tests.support.processes import wait_until
 from tests.support.webhooks import post_event, post_raw, sign, signed, webhook_path

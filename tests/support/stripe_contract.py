@@ -18,6 +18,11 @@ the test session) and checks it against the library's own definitions:
 - An idempotency key is never sent again with other parameters: Stripe answers
   400 `idempotency_error` for 24 hours, the emulator says nothing.
 - The `Stripe-Version` header is the version the project pins.
+- No row lock is held while a request is in flight (payments/services/__init__.py:
+  call Stripe first, then lock, re-check and apply). On PostgreSQL the database
+  connection of the thread sending the request is asked (`pg_locks`) whether its
+  open transaction holds a `SELECT ... FOR UPDATE` lock (a `RowShareLock` on a
+  table); see `held_row_locks` for how the test's own transaction is told apart.
 
 Requests that do not go through the library (the tests' fake Stripe.js in
 `stripejs.py`, the emulator's `/_config` endpoints, the proxy forwarding to
@@ -33,6 +38,7 @@ import importlib
 import json
 import re
 import threading
+import traceback
 import types
 import typing
 from collections.abc import Callable, Iterator, Mapping
@@ -44,6 +50,9 @@ from urllib.parse import parse_qsl, urlsplit
 
 import stripe
 import typing_extensions
+from django.conf import settings
+from django.db import connections
+from django.db.backends.utils import CursorWrapper
 from stripe._http_client import HTTPClient
 from stripe._request_options import RequestOptions
 from stripe._stripe_object import UntypedStripeObject
@@ -483,8 +492,14 @@ class ContractRecorder:
     as Stripe's lives 24 hours.
     """
 
-    def __init__(self, expected_version: Callable[[], str | None] = lambda: None) -> None:
+    def __init__(
+        self,
+        expected_version: Callable[[], str | None] = lambda: None,
+        row_locks: Callable[[], list[str]] | None = None,
+    ) -> None:
         self.expected_version = expected_version
+        # What the sending thread's database transaction holds locked (see held_row_locks).
+        self.row_locks = row_locks if row_locks is not None else held_row_locks
         self.requests: list[StripeRequest] = []
         self.test: str | None = None  # set by the per-test fixture
         self._violations: list[Violation] = []
@@ -500,6 +515,7 @@ class ContractRecorder:
             violations = check_request(request, expected_version=self.expected_version())
         except Exception as exc:  # a library the checker cannot read must fail loudly, not the call
             violations = [Violation(str(request), "", f"the contract check failed: {exc!r}")]
+        violations += self._check_row_locks(request)
         with self._lock:
             test = self.test
             self.requests.append(request)
@@ -507,6 +523,25 @@ class ContractRecorder:
                 violations += self._check_idempotency(request, test)
             self._violations += [replace(violation, test=test) for violation in violations]
         return request
+
+    def _check_row_locks(self, request: StripeRequest) -> list[Violation]:
+        """Runs in the thread that sends the request, so it sees that thread's connection."""
+        try:
+            tables = self.row_locks()
+        except Exception as exc:  # the probe must fail loudly, not the call
+            return [Violation(str(request), "", f"the row-lock check failed: {exc!r}")]
+        if not tables:
+            return []
+        return [
+            Violation(
+                str(request),
+                "",
+                f"sent from {_caller()} while this thread's database transaction holds "
+                f"row locks (select_for_update) on {', '.join(tables)}: a slow Stripe keeps "
+                "them locked. Call Stripe first, then lock, re-check and apply "
+                "(payments/services/__init__.py)",
+            )
+        ]
 
     def _check_idempotency(self, request: StripeRequest, test: str | None) -> list[Violation]:
         known = self._keys.setdefault(request.idempotency_key, (request.digest(), request, test))
@@ -546,7 +581,8 @@ class ContractRecorder:
         for owner, name, original in patched:
             setattr(owner, name, self._recording(original))
         try:
-            yield self
+            with noting_row_locks():
+                yield self
         finally:
             for owner, name, original in patched:
                 setattr(owner, name, original)
@@ -560,6 +596,113 @@ class ContractRecorder:
             return original(self, method, url, headers, post_data, *args, **kwargs)
 
         return request_with_retries
+
+
+# --- No row lock across a Stripe request ---------------------------------------------
+
+# A statement that takes row locks: SELECT ... FOR UPDATE / FOR NO KEY UPDATE / FOR SHARE.
+_LOCKING_SQL = re.compile(r"\sFOR\s+(?:NO\s+KEY\s+UPDATE|UPDATE|KEY\s+SHARE|SHARE)\b", re.I)
+# On the connection: savepoint ids of the code's own outermost atomic blocks in which a
+# locking statement ran, while the test's transaction wraps them (see held_row_locks).
+_LOCKED_UNDER = "_contract_row_locks_taken_under"
+_HELD_ROW_LOCKS = """
+    SELECT DISTINCT relation::regclass::text FROM pg_locks
+    WHERE pid = pg_backend_pid() AND locktype = 'relation' AND mode = 'RowShareLock'
+    ORDER BY 1
+"""
+
+
+def _wrapping_blocks(connection) -> int:
+    """How many of the connection's open atomic blocks are the test's own (pytest-django's
+    TestCase transaction for the class and for the test), outermost first."""
+    count = 0
+    for block in connection.atomic_blocks:
+        if not getattr(block, "_from_testcase", False):
+            break
+        count += 1
+    return count
+
+
+def _outermost_savepoint(connection, wrapping: int) -> str | None:
+    """The savepoint of the outermost atomic block the code itself opened inside the test's
+    transaction (unique for the connection's life), or None when it has none."""
+    blocks, savepoints = connection.atomic_blocks, connection.savepoint_ids
+    if len(blocks) <= wrapping:
+        return None
+    index = wrapping - (len(blocks) - len(savepoints))  # the outermost block may have none
+    return savepoints[index] if 0 <= index < len(savepoints) else None
+
+
+def _note_locking_statement(connection, sql: Any) -> None:
+    if connection.vendor != "postgresql" or not isinstance(sql, str):
+        return
+    if not _LOCKING_SQL.search(sql):
+        return
+    wrapping = _wrapping_blocks(connection)
+    owner = _outermost_savepoint(connection, wrapping) if wrapping else None
+    if owner is not None:
+        connection.__dict__.setdefault(_LOCKED_UNDER, set()).add(owner)
+
+
+@contextmanager
+def noting_row_locks() -> Iterator[None]:
+    """Note, for every database connection, the code's transactions in which it took row
+    locks (only needed inside the test's own transaction, see held_row_locks)."""
+    original = CursorWrapper._execute
+
+    @functools.wraps(original)
+    def _execute(self, sql, params, *ignored_wrapper_args):
+        _note_locking_statement(self.db, sql)
+        return original(self, sql, params, *ignored_wrapper_args)
+
+    CursorWrapper._execute = _execute
+    try:
+        yield
+    finally:
+        CursorWrapper._execute = original
+
+
+def held_row_locks() -> list[str]:
+    """The tables whose rows this thread's database transaction holds locked (on PostgreSQL;
+    empty elsewhere, and when no transaction is open).
+
+    A row lock lasts until the transaction ends: `pg_locks` shows it as a
+    `RowShareLock` on the table for as long as the transaction that ran
+    `SELECT ... FOR UPDATE` is open. A database test runs inside pytest-django's own
+    transaction, where locks taken by a service's block that has since finished stay
+    held until the test ends (only the test's transaction really commits): there, a
+    lock counts only if it was taken inside the outermost block the code itself has
+    open now (noted by `noting_row_locks`). Outside any block of its own the code runs
+    in autocommit in production, where such locks do not outlive their statement.
+    """
+    held: list[str] = []
+    for connection in connections.all(initialized_only=True):
+        raw = connection.connection
+        if connection.vendor != "postgresql" or raw is None or raw.closed:
+            continue
+        if raw.info.transaction_status.name != "INTRANS":  # idle, or a failed transaction
+            continue
+        wrapping = _wrapping_blocks(connection)
+        if wrapping:
+            owner = _outermost_savepoint(connection, wrapping)
+            if owner is None or owner not in connection.__dict__.get(_LOCKED_UNDER, ()):
+                continue
+        with raw.cursor() as cursor:  # the driver's own: nothing of Django's runs
+            cursor.execute(_HELD_ROW_LOCKS)
+            held += [name for (name,) in cursor.fetchall()]
+    return held
+
+
+def _caller() -> str:
+    """Where the project asked Stripe: the innermost frame of its own code outside the
+    gateway (the service that called it)."""
+    root = str(settings.BASE_DIR) + "/"
+    skipped = ("tests/", "payments/stripe_gateway/", ".venv/")
+    for frame in reversed(traceback.extract_stack()):
+        path = frame.filename.removeprefix(root)
+        if path != frame.filename and not path.startswith(skipped):
+            return f"{path}:{frame.lineno} {frame.name}"
+    return "outside the project's code"
 
 
 def _differences(first: StripeRequest, second: StripeRequest) -> str:

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
 from payments import stripe_gateway as gateway
-from payments.handlers import HANDLERS
+from payments.services.inbox import handled_types
 
 
 class Command(BaseCommand):
@@ -21,10 +21,10 @@ class Command(BaseCommand):
         if not url.startswith("https://") and not settings.DEBUG:
             raise CommandError("Stripe delivers live events to https:// addresses only.")
         try:
-            endpoint_id, secret = gateway.create_webhook_endpoint(url=url, events=HANDLERS)
+            endpoint_id, secret = gateway.create_webhook_endpoint(url=url, events=handled_types())
         except gateway.GatewayError as exc:
             raise CommandError(f"Stripe refused: {exc.detail}") from exc
         self.stdout.write(f"Webhook endpoint {endpoint_id} created for {url}")
         self.stdout.write(f"API version: {settings.STRIPE_API_VERSION}")
-        self.stdout.write(f"Events: {', '.join(sorted(HANDLERS))}")
+        self.stdout.write(f"Events: {', '.join(handled_types())}")
         self.stdout.write(f"Set STRIPE_WEBHOOK_SECRET={secret}")

@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from payments.money import Money
 from payments.selectors import compare_ledger_with_stripe
-from payments.services import reconcile_events
+from payments.services.inbox import reconcile_events
 
 
 def _moment(value: str, option: str) -> datetime:

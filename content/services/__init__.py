@@ -1,0 +1,1 @@
+"""Writes in content, a module per subject: `articles` (imports from the newsroom's CMS)."""

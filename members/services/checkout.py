@@ -1,0 +1,288 @@
+"""Joining: a membership started on the join page, its card set up (Stripe.js confirms
+the SetupIntent, 3-D Secure included), its subscription made and its first invoice
+paid with that card. From then on Stripe's events keep it in step (stripe_sync)."""
+
+import contextlib
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+
+from config.errors import Refused
+from members.models import OPEN_STATUSES, Membership, User
+from members.selectors import level_for
+from members.services.card_checks import (
+    card_form_closed_message,
+    confirmed_card,
+    count_membership_failure,
+)
+from members.services.stripe_sync import (
+    META_MEMBERSHIP,
+    apply_subscription,
+    lock_membership,
+    stripe_now,
+)
+from members.states import (
+    Interval,
+    MembershipKind,
+    MembershipStatus,
+)
+from payments import card_testing
+from payments import stripe_gateway as gateway
+from payments.services import donations, donors
+from payments.services.donations import PayOutcome
+
+
+def start_membership(
+    *,
+    user: User,
+    amount: int,
+    currency: str,
+    interval: str,
+    attribution: dict | None = None,
+    client_ip: str | None = None,
+) -> tuple[Membership, str]:
+    """Record the membership (incomplete) and open a SetupIntent for its card.
+
+    Returns the membership and the SetupIntent's client secret for Stripe.js.
+    A reader who comes back before paying starts again on the same record; one
+    whose first payment failed gets a new one (the unpaid subscription is canceled).
+    Each start has its own DONATION_MAX_CARD_ATTEMPTS failed card checks, counted
+    against `client_ip` and the account too (payments/card_testing.py).
+
+    Stripe is asked first, with no lock held (the unpaid subscription ended, the
+    customer, the SetupIntent under a key derived from the record); the membership is
+    then locked (or created), checked again and stored. A start overtaken meanwhile
+    (another request changed the same record) is made again from what that stored.
+    """
+    currency = currency.upper()
+    donations.check_amount(amount, currency)
+    if interval not in Interval.values:
+        raise Refused("Choose monthly or yearly.", field="interval")
+    for _ in range(3):
+        current = Membership.objects.filter(
+            user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES
+        ).first()
+        if current is not None and current.status != MembershipStatus.INCOMPLETE:
+            raise Refused(
+                "You are already a member. You can change your amount on your account page."
+            )
+        if current is not None and current.stripe_subscription_id:
+            # Its first payment never went through: that subscription is dropped, we start anew.
+            _end_unpaid_subscription(current)
+            continue
+        customer_id = donors.stripe_customer_for(user.email, name=user.display_name, user=user)
+        membership = current or Membership(
+            user=user,
+            email=user.email,
+            kind=MembershipKind.PAID,
+            status=MembershipStatus.INCOMPLETE,
+        )
+        setup = gateway.create_setup_intent(
+            customer_id=customer_id,
+            metadata={META_MEMBERSHIP: str(membership.public_id)},
+            usage="off_session",  # renewals charge it while the member is away
+            idempotency_key=setup_key(membership),
+        )
+        with transaction.atomic():
+            donor = donors.get_or_create_donor(user.email, name=user.display_name, user=user)
+            donors.keep_stripe_customer(donor, customer_id)
+            if current is not None:
+                membership = lock_membership(current.pk)
+                unchanged = (
+                    membership.status,
+                    membership.stripe_subscription_id,
+                    membership.stripe_setup_intent_id,
+                ) == (
+                    MembershipStatus.INCOMPLETE,
+                    current.stripe_subscription_id,
+                    current.stripe_setup_intent_id,
+                )
+            else:
+                unchanged = True
+            if unchanged and donor.stripe_customer_id == customer_id:
+                stored = _store_start(
+                    membership,
+                    donor=donor,
+                    amount=amount,
+                    currency=currency,
+                    interval=interval,
+                    attribution=attribution,
+                    client_ip=client_ip,
+                    setup_id=setup.id,
+                )
+                if stored:
+                    return membership, setup.client_secret
+    raise Refused("Your membership changed while we were saving it. Please try again.")
+
+
+def _store_start(
+    membership: Membership, *, donor, amount, currency, interval, attribution, client_ip, setup_id
+) -> bool:
+    """Save a start on its (locked, or new) record; False when another start created the
+    account's open membership meanwhile."""
+    membership.donor = donor
+    membership.amount, membership.currency, membership.interval = amount, currency, interval
+    membership.level = level_for(amount, currency, interval)
+    for name, value in (attribution or {}).items():
+        setattr(membership, name, value)
+    membership.card_failures = 0
+    membership.client_ip = card_testing.valid_ip(client_ip)
+    membership.stripe_setup_intent_id = setup_id
+    try:
+        with transaction.atomic():
+            membership.save()
+    except IntegrityError:  # the one open paid membership of the account
+        return False
+    return True
+
+
+def _end_unpaid_subscription(membership: Membership) -> None:
+    """Cancel at Stripe the subscription of a membership whose first payment never went
+    through (no lock held), then apply the ended subscription under the lock."""
+    ended = gateway.cancel_subscription(
+        membership.stripe_subscription_id,
+        idempotency_key=f"membership-{membership.public_id}-end-{membership.stripe_subscription_id}",
+    )
+    seen_at = stripe_now()
+    with transaction.atomic():
+        apply_subscription(lock_membership(membership.pk), ended, as_of=seen_at)
+
+
+def setup_key(membership: Membership) -> str:
+    # Derived from the record's state: a new key once the previous SetupIntent is used.
+    previous = membership.stripe_setup_intent_id or "first"
+    return f"membership-{membership.public_id}-setup-{previous}"
+
+
+def confirm_membership(membership: Membership) -> PayOutcome:
+    """Subscribe with the card the reader just confirmed, or say where the first payment is.
+
+    Safe to call again (after 3-D Secure, or twice): the subscription is created
+    once (idempotency key from the membership), and a later card for a declined
+    first payment pays the same open invoice.
+
+    Stripe is asked with no lock held (up to seven round trips, each write under a key
+    derived from the membership or its SetupIntent, so two requests at once make the
+    same subscription); the membership is then locked and brought in line with what
+    Stripe answered (`apply_subscription`: forward only, never older than the state
+    held), and what comes next is read from Stripe after the lock is released.
+    """
+    membership = Membership.objects.select_related("donor").get(pk=membership.pk)
+    if membership.status != MembershipStatus.INCOMPLETE:
+        if membership.has_perks:
+            return PayOutcome("succeeded")
+        return PayOutcome("failed", message=card_form_closed_message(membership))
+    setup = confirmed_card(membership)
+    customer_id = donors.ensure_stripe_customer(membership.donor)
+    gateway.set_default_payment_method(
+        customer_id=customer_id,
+        payment_method_id=setup.payment_method_id,
+        idempotency_key=f"membership-{membership.public_id}-card-{setup.id}",
+    )
+    if membership.stripe_subscription_id:
+        subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+        invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+        if subscription.status == "incomplete" and invoice.status == "open":
+            intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+            if intent.status == "requires_payment_method":  # declined: try the new card
+                pay_on_session(invoice, setup)
+                subscription = gateway.retrieve_subscription(subscription.id)
+    else:
+        subscription = _subscribe(membership, customer_id)
+    seen_at = stripe_now()
+    with transaction.atomic():
+        current = lock_membership(membership.pk)
+        ours = current.stripe_subscription_id in (None, subscription.id)
+        if ours:
+            current.stripe_subscription_id = subscription.id
+            apply_subscription(current, subscription, as_of=seen_at)
+    if not ours:
+        # Another request stored another subscription meanwhile (the reader changed the
+        # amount in a second tab): this one is dropped unless it was paid (then its own
+        # events record it, for staff to see), and the page hears where that one stands.
+        if subscription.status == "incomplete":
+            gateway.cancel_subscription(
+                subscription.id,
+                idempotency_key=f"membership-{membership.public_id}-end-{subscription.id}",
+            )
+        return confirm_membership(current)
+    if current.has_perks:
+        return PayOutcome("succeeded")
+    return _first_payment_outcome(current, subscription, card=setup.card_fingerprint)
+
+
+def _subscribe(membership: Membership, customer_id: str) -> gateway.SubscriptionInfo:
+    """The membership's subscription at its amount: created, or found again when an
+    earlier attempt reached Stripe but was never stored (a timeout, a rolled-back step).
+
+    A found one that is still unpaid but at another amount (the reader changed it
+    since) is canceled and a new one made; one already paid is kept as it is.
+    """
+    plan_id = gateway.ensure_plan(
+        amount=membership.amount,
+        currency=membership.currency,
+        interval=membership.interval,
+        product_name=f"{settings.ORGANIZATION_NAME} membership",
+    )
+    earlier = gateway.find_subscription(
+        customer_id=customer_id, metadata_key=META_MEMBERSHIP, value=str(membership.public_id)
+    )
+    if earlier is not None and (earlier.plan_id == plan_id or earlier.status != "incomplete"):
+        return earlier
+    if earlier is not None:
+        gateway.cancel_subscription(
+            earlier.id, idempotency_key=f"membership-{membership.public_id}-end-{earlier.id}"
+        )
+    return gateway.create_subscription(
+        customer_id=customer_id,
+        plan_id=plan_id,
+        metadata={META_MEMBERSHIP: str(membership.public_id)},
+        idempotency_key=f"membership-{membership.public_id}-subscribe",
+    )
+
+
+def pay_on_session(invoice: gateway.InvoiceInfo, setup: gateway.SetupIntentInfo) -> None:
+    """Pay an open invoice with the card just saved, while the member is on the page.
+
+    Stripe answers a decline, and a bank that wants 3-D Secure, with a 402: the
+    invoice's PaymentIntent then says which, and the caller reads it from there.
+    """
+    with contextlib.suppress(gateway.CardDeclined):
+        gateway.pay_invoice(
+            invoice.id, off_session=False, idempotency_key=f"{invoice.id}-{setup.id}"
+        )
+
+
+def _first_payment_outcome(
+    membership: Membership, subscription: gateway.SubscriptionInfo, *, card: str | None = None
+) -> PayOutcome:
+    """What the join page does next, from the first invoice's PaymentIntent (read with no
+    lock held; the membership is locked only to count a decline and store a new card form)."""
+    invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+    intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+    if intent.status == "requires_action":
+        return PayOutcome("requires_action", client_secret=intent.client_secret)
+    if intent.status in ("processing", "succeeded"):
+        return PayOutcome("succeeded")
+    declined = intent.error_message or "Your card was declined."
+    if count_membership_failure(membership, card_testing.payment_failure(intent, card=card)):
+        return PayOutcome("failed", message=f"{declined} {card_testing.START_AGAIN}")
+    # Declined: a fresh SetupIntent lets the reader try another card on the same invoice.
+    setup = gateway.create_setup_intent(
+        customer_id=membership.donor.stripe_customer_id,
+        metadata={META_MEMBERSHIP: str(membership.public_id)},
+        usage="off_session",  # renewals charge it while the member is away
+        idempotency_key=setup_key(membership),
+    )
+    with transaction.atomic():
+        current = lock_membership(membership.pk)
+        waiting = current.stripe_setup_intent_id in (membership.stripe_setup_intent_id, setup.id)
+        if waiting:
+            current.stripe_setup_intent_id = setup.id
+            current.save(update_fields=["stripe_setup_intent_id", "updated_at"])
+    if not waiting:  # another card form was opened meanwhile: that one is the reader's
+        gateway.cancel_setup_intent(
+            setup.id, idempotency_key=f"membership-{membership.public_id}-cancel-{setup.id}"
+        )
+        return PayOutcome("failed", message=declined)
+    return PayOutcome("failed", message=declined, setup_client_secret=setup.client_secret)

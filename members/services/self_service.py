@@ -1,0 +1,244 @@
+"""What members do to their own membership: change it, cancel or resume it, update the card."""
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from config.errors import Refused
+from members.models import OPEN_STATUSES, Membership
+from members.services.card_checks import (
+    confirmed_card,
+    count_membership_failure,
+)
+from members.services.checkout import pay_on_session, setup_key
+from members.services.stripe_sync import (
+    META_MEMBERSHIP,
+    announce_changes,
+    apply_subscription,
+    lock_membership,
+    stripe_now,
+)
+from members.states import (
+    MEMBERSHIP,
+    Interval,
+    MembershipKind,
+    MembershipStatus,
+)
+from payments import card_testing
+from payments import stripe_gateway as gateway
+from payments.services import donations, donors
+from payments.services.donations import PayOutcome
+
+
+def locked_membership(membership: Membership) -> Membership:
+    return lock_membership(membership.pk)
+
+
+def _read(membership: Membership) -> Membership:
+    """The membership as stored now, unlocked: what the checks and Stripe's keys read."""
+    return Membership.objects.select_related("donor").get(pk=membership.pk)
+
+
+def _apply(
+    membership: Membership, subscription: gateway.SubscriptionInfo, *, seen_at, **changes
+) -> Membership:
+    """Lock the membership (only now, Stripe having answered) and bring it in line with
+    the subscription Stripe returned at `seen_at` (forward only, never older than the
+    state held), with `changes` of our own."""
+    with transaction.atomic():
+        current = lock_membership(membership.pk)
+        for name, value in changes.items():
+            setattr(current, name, value)
+        apply_subscription(current, subscription, as_of=seen_at)
+    return current
+
+
+def _change_key(membership: Membership, action: str) -> str:
+    """Same key for a retried request; a new one once the membership has changed."""
+    return f"membership-{membership.public_id}-{action}-{membership.updated_at.timestamp()}"
+
+
+def _require_paid_and_live(membership: Membership) -> None:
+    if membership.kind != MembershipKind.PAID or not membership.stripe_subscription_id:
+        raise Refused("This membership is not billed by card.")
+    if membership.status not in OPEN_STATUSES or membership.status == MembershipStatus.INCOMPLETE:
+        raise Refused("This membership has ended.")
+
+
+# Each change below is checked on the membership as read, sent to Stripe with no lock
+# held (under a key derived from the membership's state, so a double click is one
+# change), and then applied under the membership's lock (payments/services/__init__.py).
+
+
+def change_membership(membership: Membership, *, amount: int, interval: str) -> Membership:
+    """New amount and/or interval (same currency), without proration.
+
+    A new amount applies from the next charge. A new interval starts a new
+    period today, as Stripe does, so the first charge at the new interval is
+    taken now.
+    """
+    membership = _read(membership)
+    _require_paid_and_live(membership)
+    donations.check_amount(amount, membership.currency)
+    if interval not in Interval.values:
+        raise Refused("Choose monthly or yearly.", field="interval")
+    if (amount, interval) == (membership.amount, membership.interval):
+        return membership
+    plan_id = gateway.ensure_plan(
+        amount=amount,
+        currency=membership.currency,
+        interval=interval,
+        product_name=f"{settings.ORGANIZATION_NAME} membership",
+    )
+    current = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    subscription = gateway.change_subscription_plan(
+        subscription_id=current.id,
+        item_id=current.item_id,
+        plan_id=plan_id,
+        idempotency_key=_change_key(membership, f"plan-{plan_id}"),
+    )
+    return _apply(membership, subscription, seen_at=stripe_now())
+
+
+def cancel_membership(membership: Membership, *, reason: str = "") -> Membership:
+    """Stop renewing: perks last until the period paid for ends."""
+    membership = _read(membership)
+    _require_paid_and_live(membership)
+    subscription = gateway.set_cancel_at_period_end(
+        membership.stripe_subscription_id,
+        True,
+        idempotency_key=_change_key(membership, "cancel"),
+    )
+    return _apply(
+        membership, subscription, seen_at=stripe_now(), cancel_reason=reason.strip()[:500]
+    )
+
+
+def resume_membership(membership: Membership) -> Membership:
+    """Undo a cancellation before the period ends."""
+    membership = _read(membership)
+    _require_paid_and_live(membership)
+    subscription = gateway.set_cancel_at_period_end(
+        membership.stripe_subscription_id,
+        False,
+        idempotency_key=_change_key(membership, "resume"),
+    )
+    return _apply(membership, subscription, seen_at=stripe_now(), cancel_reason="")
+
+
+def end_membership_now(membership: Membership) -> Membership:
+    """Staff: end it today (paid: the Stripe subscription is canceled; comp/gift: perks stop)."""
+    membership = _read(membership)
+    if membership.kind == MembershipKind.PAID and membership.stripe_subscription_id:
+        ended = gateway.cancel_subscription(
+            membership.stripe_subscription_id,
+            idempotency_key=f"membership-{membership.public_id}-end-"
+            f"{membership.stripe_subscription_id}",
+        )
+        return _apply(membership, ended, seen_at=stripe_now())
+    with transaction.atomic():
+        membership = lock_membership(membership.pk)
+        MEMBERSHIP.advance(membership, MembershipStatus.CANCELED)
+        membership.ended_at = membership.ended_at or timezone.now()
+        membership.save()
+        announce_changes(membership)
+    return membership
+
+
+def start_card_update(membership: Membership, *, client_ip: str | None = None) -> str:
+    """A SetupIntent for a new card; returns its client secret for Stripe.js.
+
+    Each card form opened has its own DONATION_MAX_CARD_ATTEMPTS failed card checks,
+    counted against `client_ip` and the account too (payments/card_testing.py).
+    """
+    membership = _read(membership)
+    _require_paid_and_live(membership)
+    setup = gateway.create_setup_intent(
+        customer_id=donors.ensure_stripe_customer(membership.donor),
+        metadata={META_MEMBERSHIP: str(membership.public_id)},
+        usage="off_session",  # renewals charge it while the member is away
+        idempotency_key=setup_key(membership),
+    )
+    with transaction.atomic():
+        current = lock_membership(membership.pk)
+        current.stripe_setup_intent_id = setup.id
+        current.card_failures = 0
+        current.client_ip = card_testing.valid_ip(client_ip)
+        current.save(
+            update_fields=["stripe_setup_intent_id", "card_failures", "client_ip", "updated_at"]
+        )
+    return setup.client_secret
+
+
+def finish_card_update(membership: Membership) -> PayOutcome:
+    """Renewals go to the new card; a past-due invoice is retried on it at once.
+
+    The member is on the page, so the invoice is paid on session: a bank that
+    wants 3-D Secure answers `requires_action` (for Stripe.js
+    `confirmCardPayment`), not a decline. Safe to call again after that: a paid
+    invoice is not paid twice, and each write's idempotency key names the card's
+    SetupIntent.
+    """
+    membership = _read(membership)
+    _require_paid_and_live(membership)
+    setup = confirmed_card(membership)
+    gateway.set_default_payment_method(
+        customer_id=membership.donor.stripe_customer_id,
+        payment_method_id=setup.payment_method_id,
+        idempotency_key=f"membership-{membership.public_id}-card-{setup.id}",
+    )
+    if membership.status not in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID):
+        return PayOutcome("succeeded")
+    subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+    if invoice.status == "open":
+        pay_on_session(invoice, setup)
+        invoice = gateway.retrieve_invoice(invoice.id)
+    subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    seen_at = stripe_now()
+    outcome = _invoice_outcome(invoice)
+    membership = _apply(membership, subscription, seen_at=seen_at)
+    if outcome.status == "failed" and invoice.payment_intent_id:  # the new card was declined
+        intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+        failure = card_testing.payment_failure(intent, card=setup.card_fingerprint)
+        if count_membership_failure(membership, failure):
+            return PayOutcome("failed", message=f"{outcome.message} {card_testing.START_AGAIN}")
+    return outcome
+
+
+def confirm_renewal_payment(membership: Membership) -> PayOutcome:
+    """Where the renewal that waits for the member's 3-D Secure stands (the confirm page).
+
+    `requires_action` carries the PaymentIntent's client secret for Stripe.js
+    `confirmCardPayment`; asked again afterwards, `succeeded` once Stripe has the
+    payment (the membership is brought in line with Stripe at once; the ledger row
+    comes with the invoice's event), `failed` if the bank did not confirm it.
+    """
+    membership = _read(membership)
+    _require_paid_and_live(membership)
+    subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    seen_at = stripe_now()
+    if not subscription.latest_invoice_id:
+        return PayOutcome("succeeded")
+    outcome = _invoice_outcome(
+        gateway.retrieve_invoice(subscription.latest_invoice_id),
+        failed="Your bank did not confirm the payment. "
+        "You can try again, or update your card to pay with another one.",
+    )
+    _apply(membership, subscription, seen_at=seen_at)
+    return outcome
+
+
+def _invoice_outcome(invoice: gateway.InvoiceInfo, *, failed: str | None = None) -> PayOutcome:
+    """What the member paying an invoice on the page does next, from its PaymentIntent.
+
+    `failed` replaces the bank's reason for a refusal (by default the decline's message).
+    """
+    if invoice.status != "open" or not invoice.payment_intent_id:
+        return PayOutcome("succeeded")  # paid (or no longer due): nothing left to do
+    intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+    if intent.status == "requires_action":
+        return PayOutcome("requires_action", client_secret=intent.client_secret)
+    if intent.status in ("processing", "succeeded"):
+        return PayOutcome("succeeded")
+    return PayOutcome("failed", message=failed or intent.error_message or "Your card was declined.")

@@ -1,0 +1,139 @@
+"""Talking to Stripe: this package is the only place that imports `stripe`.
+
+Everything else speaks of donors, gifts and charges, calls the functions
+exported here (`from payments import stripe_gateway as gateway`), and gets
+back our own small dataclasses and exceptions, never a Stripe object or
+error. Every write carries an idempotency key that the caller derives from
+our own record, so a retried request never charges twice. Point
+STRIPE_API_BASE at localstripe to run offline.
+
+- `transport.py`: the client, idempotency keys, retries, Stripe's errors into ours
+- `errors.py`: the exceptions callers catch, and the messages a reader may see
+- `reads.py`, `writes.py`: the calls to Stripe, reading or changing something there
+- `objects.py`: the dataclasses they return; `parsing.py` builds them from
+  Stripe's objects in the pinned API version's shape
+- `emulator_shapes.py`: the older shapes localstripe answers with, read only as
+  a fallback, and EMULATOR_ONLY_FIELDS
+- `webhook_verification.py`: `verify_webhook`, for the endpoint in payments/webhooks.py
+"""
+
+from payments.stripe_gateway.emulator_shapes import EMULATOR_ONLY_FIELDS
+from payments.stripe_gateway.errors import (
+    GENERIC_MESSAGE,
+    UNAVAILABLE_MESSAGE,
+    CardDeclined,
+    GatewayError,
+    GatewayUnavailable,
+    InvalidWebhook,
+    ObjectNotFound,
+    UnreadableObject,
+)
+from payments.stripe_gateway.objects import (
+    ChargeInfo,
+    DisputeInfo,
+    IntentInfo,
+    InvoiceInfo,
+    RefundInfo,
+    SetupIntentInfo,
+    SubscriptionInfo,
+)
+from payments.stripe_gateway.parsing import (
+    charge_from_object,
+    dispute_from_object,
+    intent_from_object,
+    invoice_from_object,
+    refund_from_object,
+    setup_intent_from_object,
+    subscription_from_object,
+    timestamp,
+)
+from payments.stripe_gateway.reads import (
+    EVENT_RETENTION,
+    find_subscription,
+    invoice_id_for_payment_intent,
+    list_events,
+    list_refunds,
+    list_succeeded_charges,
+    retrieve_charge,
+    retrieve_invoice,
+    retrieve_payment_intent,
+    retrieve_setup_intent,
+    retrieve_subscription,
+)
+from payments.stripe_gateway.transport import _call as _call  # tests/payments/test_real_stripe.py
+from payments.stripe_gateway.transport import client
+from payments.stripe_gateway.webhook_verification import verify_webhook
+from payments.stripe_gateway.writes import (
+    cancel_payment_intent,
+    cancel_setup_intent,
+    cancel_subscription,
+    change_subscription_plan,
+    create_customer,
+    create_payment_intent,
+    create_refund,
+    create_setup_intent,
+    create_subscription,
+    create_webhook_endpoint,
+    delete_customer,
+    ensure_plan,
+    pay_invoice,
+    plan_id_for,
+    set_cancel_at_period_end,
+    set_default_payment_method,
+)
+
+__all__ = [
+    "EMULATOR_ONLY_FIELDS",
+    "EVENT_RETENTION",
+    "GENERIC_MESSAGE",
+    "UNAVAILABLE_MESSAGE",
+    "CardDeclined",
+    "ChargeInfo",
+    "DisputeInfo",
+    "GatewayError",
+    "GatewayUnavailable",
+    "IntentInfo",
+    "InvalidWebhook",
+    "InvoiceInfo",
+    "ObjectNotFound",
+    "RefundInfo",
+    "SetupIntentInfo",
+    "SubscriptionInfo",
+    "UnreadableObject",
+    "cancel_payment_intent",
+    "cancel_setup_intent",
+    "cancel_subscription",
+    "change_subscription_plan",
+    "charge_from_object",
+    "client",
+    "create_customer",
+    "create_payment_intent",
+    "create_refund",
+    "create_setup_intent",
+    "create_subscription",
+    "create_webhook_endpoint",
+    "delete_customer",
+    "dispute_from_object",
+    "ensure_plan",
+    "find_subscription",
+    "intent_from_object",
+    "invoice_from_object",
+    "invoice_id_for_payment_intent",
+    "list_events",
+    "list_refunds",
+    "list_succeeded_charges",
+    "pay_invoice",
+    "plan_id_for",
+    "refund_from_object",
+    "retrieve_charge",
+    "retrieve_invoice",
+    "retrieve_payment_intent",
+    "retrieve_setup_intent",
+    "retrieve_subscription",
+    "set_cancel_at_period_end",
+    "set_default_payment_method",
+    "setup_intent_from_object",
+    "subscription_from_object",
+    "timestamp",
+    "verify_webhook",
+]

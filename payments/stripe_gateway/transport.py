@@ -1,0 +1,127 @@
+"""How requests reach Stripe: the configured client, idempotency keys, and Stripe's errors
+turned into ours.
+
+Network errors and 5xx answers are retried by the Stripe client itself (with
+backoff, `STRIPE_MAX_NETWORK_RETRIES`, each try waiting `STRIPE_TIMEOUT` seconds)
+and the same idempotency key, so a retried write happens once. `_call`, `_write`
+and `_retrieve_or_none` are for the gateway's own modules; everything else goes
+through the functions the package exports.
+"""
+
+import hashlib
+import json
+import logging
+import re
+from functools import cache
+from typing import Any
+
+import stripe
+from django.conf import settings
+
+from payments.stripe_gateway.errors import (
+    GENERIC_MESSAGE,
+    UNAVAILABLE_MESSAGE,
+    CardDeclined,
+    GatewayError,
+    GatewayUnavailable,
+    ObjectNotFound,
+)
+from payments.stripe_gateway.parsing import _id
+
+logger = logging.getLogger(__name__)
+
+
+@cache
+def _client(
+    secret_key: str, api_base: str, api_version: str, timeout: int, retries: int
+) -> stripe.StripeClient:
+    base_addresses = {"api": api_base} if api_base else {}
+    return stripe.StripeClient(
+        secret_key,
+        stripe_version=api_version,
+        base_addresses=base_addresses,  # type: ignore[arg-type]
+        max_network_retries=retries,
+        http_client=stripe.RequestsClient(timeout=timeout),
+    )
+
+
+def client() -> stripe.StripeClient:
+    """The Stripe client configured from settings (cached per configuration)."""
+    return _client(
+        settings.STRIPE_SECRET_KEY,
+        settings.STRIPE_API_BASE,
+        settings.STRIPE_API_VERSION,
+        settings.STRIPE_TIMEOUT,
+        settings.STRIPE_MAX_NETWORK_RETRIES,
+    )
+
+
+def _detail(exc: stripe.StripeError) -> str:
+    code = getattr(exc, "code", None) or ""
+    return f"{type(exc).__name__} {exc.http_status or '-'} {code}: {exc.user_message or exc}"
+
+
+_EMAIL = re.compile(r"[^\s@'\"<>(),:;]+@[^\s@'\"<>(),:;]+")
+
+
+def _without_emails(text: str) -> str:
+    """Stripe's error messages may quote a parameter back ("Invalid email address:
+    ..."): no donor's address goes to the logs."""
+    return _EMAIL.sub("[email]", text)
+
+
+def _call(method, *args, **kwargs):
+    """Call the Stripe client and turn its errors into ours."""
+    try:
+        return method(*args, **kwargs)
+    except stripe.CardError as exc:
+        intent = exc.error.payment_intent if exc.error else None
+        raise CardDeclined(
+            exc.user_message or "Your card was declined.",
+            payment_intent_id=_id(intent),
+            detail=_detail(exc),
+        ) from exc
+    except (stripe.APIConnectionError, stripe.RateLimitError) as exc:
+        logger.warning("Stripe unreachable: %s", exc)
+        raise GatewayUnavailable(UNAVAILABLE_MESSAGE, detail=_detail(exc)) from exc
+    except stripe.APIError as exc:
+        logger.warning("Stripe server error: %s", exc)
+        raise GatewayUnavailable(UNAVAILABLE_MESSAGE, detail=_detail(exc)) from exc
+    except stripe.InvalidRequestError as exc:
+        if exc.http_status == 404:
+            raise ObjectNotFound(GENERIC_MESSAGE, detail=_detail(exc)) from exc
+        logger.error("Stripe refused a request: %s", _without_emails(str(exc)))
+        raise GatewayError(GENERIC_MESSAGE, detail=_detail(exc)) from exc
+    except stripe.StripeError as exc:
+        logger.error("Stripe refused a request: %s", _without_emails(str(exc)))
+        raise GatewayError(GENERIC_MESSAGE, detail=_detail(exc)) from exc
+
+
+def _write(method, *args, params: dict[str, Any] | None = None, idempotency_key: str):
+    """A Stripe write, with an idempotency key that can only ever go with these parameters.
+
+    The caller's key names the operation on our record (so a retry after a
+    timeout or a double click reaches Stripe with the same key and happens
+    once). A digest of the endpoint and parameters is appended: Stripe refuses
+    a key reused with other parameters for 24 hours, and with the digest a
+    changed request (another amount, a corrected name) is a new request
+    rather than a reader stuck behind an `idempotency_error`.
+    """
+    fingerprint = json.dumps(
+        [getattr(method, "__qualname__", repr(method)), args, params or {}],
+        sort_keys=True,
+        default=str,
+    )
+    digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
+    options = {"idempotency_key": f"{idempotency_key}-{digest}"}
+    if params is None:
+        return _call(method, *args, options=options)
+    return _call(method, *args, params=params, options=options)
+
+
+def _retrieve_or_none(method, object_id: str):
+    """The object, or None when Stripe says it does not exist."""
+    try:
+        return _call(method, object_id)
+    except ObjectNotFound:
+        return None
