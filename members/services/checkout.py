@@ -148,9 +148,11 @@ def _end_unpaid_subscription(membership: Membership) -> None:
         apply_subscription(lock_membership(membership.pk), ended, as_of=seen_at)
 
 
-def setup_key(membership: Membership) -> str:
-    # Derived from the record's state: a new key once the previous SetupIntent is used.
-    previous = membership.stripe_setup_intent_id or "first"
+def setup_key(membership: Membership, *, replacing: str | None = None) -> str:
+    """The key of the card form that follows `replacing` (default: the membership's
+    current SetupIntent): each SetupIntent has one successor, however many requests
+    ask for it at once."""
+    previous = replacing or membership.stripe_setup_intent_id or "first"
     return f"membership-{membership.public_id}-setup-{previous}"
 
 
@@ -208,7 +210,7 @@ def confirm_membership(membership: Membership) -> PayOutcome:
         return confirm_membership(current)
     if current.has_perks:
         return PayOutcome("succeeded")
-    return _first_payment_outcome(current, subscription, card=setup.card_fingerprint)
+    return _first_payment_outcome(current, subscription, setup)
 
 
 def _subscribe(membership: Membership, customer_id: str) -> gateway.SubscriptionInfo:
@@ -254,10 +256,15 @@ def pay_on_session(invoice: gateway.InvoiceInfo, setup: gateway.SetupIntentInfo)
 
 
 def _first_payment_outcome(
-    membership: Membership, subscription: gateway.SubscriptionInfo, *, card: str | None = None
+    membership: Membership, subscription: gateway.SubscriptionInfo, used: gateway.SetupIntentInfo
 ) -> PayOutcome:
     """What the join page does next, from the first invoice's PaymentIntent (read with no
-    lock held; the membership is locked only to count a decline and store a new card form)."""
+    lock held; the membership is locked only to count a decline and store a new card form).
+
+    After a decline the next card form is the successor of the one this request used
+    (`used`), not of whatever the membership holds by now: a second request that finishes
+    after the first has stored the successor gets that same form, never a third."""
+    card = used.card_fingerprint
     invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
     intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
     if intent.status == "requires_action":
@@ -272,11 +279,11 @@ def _first_payment_outcome(
         customer_id=membership.donor.stripe_customer_id,
         metadata={META_MEMBERSHIP: str(membership.public_id)},
         usage="off_session",  # renewals charge it while the member is away
-        idempotency_key=setup_key(membership),
+        idempotency_key=setup_key(membership, replacing=used.id),
     )
     with transaction.atomic():
         current = lock_membership(membership.pk)
-        waiting = current.stripe_setup_intent_id in (membership.stripe_setup_intent_id, setup.id)
+        waiting = current.stripe_setup_intent_id in (used.id, setup.id)
         if waiting:
             current.stripe_setup_intent_id = setup.id
             current.save(update_fields=["stripe_setup_intent_id", "updated_at"])

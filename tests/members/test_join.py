@@ -90,6 +90,36 @@ def test_a_declined_first_card_can_be_replaced_and_the_membership_starts_once(
     wait_until(lambda: Payment.objects.count() == 1)
 
 
+def test_a_late_second_click_after_a_decline_gets_the_same_next_card_form(
+    client, tasks, stripe_proxy
+):
+    """Two confirms of one declined card: the slower one finishes after the first has
+    stored the next card form. It answers with that same form, never a third one the
+    reader's confirmed card would not match. (The proxy honours idempotency keys, as
+    Stripe does and localstripe does not.)"""
+    from members.services import checkout
+    from payments import stripe_gateway as gateway
+
+    client.force_login(UserFactory())
+    started = client.post(reverse("members:join_start"), JOIN).json()
+    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
+    membership = Membership.objects.get()
+    used = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
+    declined = client.post(started["confirmUrl"]).json()
+    membership.refresh_from_db()
+    next_form = membership.stripe_setup_intent_id
+
+    late = checkout._first_payment_outcome(
+        membership, gateway.retrieve_subscription(membership.stripe_subscription_id), used
+    )
+
+    membership.refresh_from_db()
+    assert membership.stripe_setup_intent_id == next_form
+    assert late.setup_client_secret == declined["setupClientSecret"]
+    confirm_card_setup(declined["setupClientSecret"], CARD_OK)
+    assert client.post(started["confirmUrl"]).json()["status"] == "succeeded"
+
+
 def test_a_member_cannot_join_twice(client, tasks, stripe_webhooks):
     client.force_login(UserFactory())
     join(client)
