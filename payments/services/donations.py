@@ -150,6 +150,10 @@ def pay_donation(public_id) -> PayOutcome:
         intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
         if intent.status not in ("requires_payment_method", "canceled"):
             return _apply_intent(donation, intent, attempt=donation.attempts)
+    if not donation.stripe_setup_intent_id:  # the last card declined; the next not yet open
+        if donation.attempts >= settings.DONATION_MAX_CARD_ATTEMPTS:
+            raise Refused(card_testing.DONATION_ATTEMPTS_USED_UP)
+        raise Refused("Please enter your card details.")
     setup = gateway.retrieve_setup_intent(donation.stripe_setup_intent_id)
     if setup.status != "succeeded" or not setup.payment_method_id:
         raise Refused("Please enter your card details.")
@@ -277,6 +281,11 @@ def _fail_attempt(
             return PayOutcome("succeeded")
         overtaken = current.attempts > attempt
         if not overtaken:
+            if current.attempts < attempt or current.status != DonationStatus.FAILED:
+                # The declined card is used up. Until the next card form is stored (after
+                # this lock), /pay has no card: a request that read the gift before this
+                # never charges the declined card again as a new attempt.
+                current.stripe_setup_intent_id = ""
             current.attempts = attempt
             if intent_id:
                 current.stripe_payment_intent_id = intent_id

@@ -194,3 +194,42 @@ def test_a_double_click_on_join_subscribes_once(client, stripe_proxy):
     membership.refresh_from_db()
     assert membership.status == MembershipStatus.ACTIVE
     assert Membership.objects.count() == 1
+
+
+def test_a_request_that_read_the_gift_before_a_decline_never_charges_that_card_again(
+    client, stripe_proxy, monkeypatch
+):
+    """A second click reads the gift, the first one's decline is recorded, and only then
+    does the second go on: the declined card is used up, so it gets "enter your card"
+    (the page goes on with the first answer), never a second charge of that card."""
+    from config.errors import Refused
+    from tests.support.stripejs import CARD_DECLINED_ON_CHARGE
+
+    response = client.post(
+        reverse("payments:give_start"),
+        {"amount": "25", "currency": "EUR", "email": "twice@example.org"},
+    )
+    confirm_card_setup(response.json()["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
+    donation = Donation.objects.get()
+    late_answers: list = []
+    offer_another_card = donations._offer_another_card
+
+    def second_click_in_between(current, **kwargs):
+        try:
+            late_answers.append(donations.pay_donation(current.public_id))
+        except Refused as refused:
+            late_answers.append(refused.message)
+        return offer_another_card(current, **kwargs)
+
+    monkeypatch.setattr(donations, "_offer_another_card", second_click_in_between)
+
+    first = donations.pay_donation(donation.public_id)
+
+    assert first.status == "failed" and first.setup_client_secret
+    assert late_answers == ["Please enter your card details."]
+    charges = [
+        r for r in stripe_proxy.requests if r.method == "POST" and r.path == "/v1/payment_intents"
+    ]
+    assert len(charges) == 1
+    donation.refresh_from_db()
+    assert (donation.attempts, donation.status) == (1, DonationStatus.FAILED)
