@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.humanize",
     "csp",
+    "corsheaders",
+    "ninja",
     "allauth",
     "allauth.account",
     "members",
@@ -71,6 +73,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # CORS headers for /api/ only, before anything that may answer (CORS_URLS_REGEX below)
+    "corsheaders.middleware.CorsMiddleware",
     "config.middleware.refuse_invalid_utf8",
     "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
@@ -359,6 +363,44 @@ CONTENT_IMPORT_TOKEN = str(env("CONTENT_IMPORT_TOKEN", ""))
 # the article page's Content-Security-Policy img-src; empty: this site's own images only
 CONTENT_IMAGE_ORIGINS = envlist("CONTENT_IMAGE_ORIGINS", "")
 
+# Seconds the running campaign's meter stays cached at most; a counted gift or
+# membership, or an edit in admin, drops it at once (content/support.py)
+CAMPAIGN_CACHE_SECONDS = envint("CAMPAIGN_CACHE_SECONDS", "300")
+
+# --- Support-block API and embed (content/api.py, static/js/embed.js) -------------
+
+# Origins of the publisher's sites (scheme://host[:port], comma-separated, e.g.
+# https://news.example.org) whose pages may call /api/ from the browser (CORS) and be
+# named in a reader token; empty: only pages on this site
+SUPPORT_API_ALLOWED_ORIGINS = envlist("SUPPORT_API_ALLOWED_ORIGINS", "")
+# Seconds browsers and shared caches may keep an anonymous support block (max-age)
+SUPPORT_API_MAX_AGE = envint("SUPPORT_API_MAX_AGE", "60")
+# Seconds this server keeps an anonymous support block in the cache; a change to an
+# article or a campaign's counters (invalidate_support_cache) drops it sooner
+SUPPORT_API_CACHE_SECONDS = envint("SUPPORT_API_CACHE_SECONDS", "60")
+# Seconds a reader token (POST /api/reader-token, for a page on another origin) is valid
+READER_TOKEN_SECONDS = envint("READER_TOKEN_SECONDS", "3600")
+# django-cors-headers: only the API answers cross-origin requests, only to those origins;
+# credentials too, so a publisher on a sibling subdomain can send the reader's session
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_ALLOWED_ORIGINS = SUPPORT_API_ALLOWED_ORIGINS
+CORS_ALLOW_CREDENTIALS = True
+CORS_ALLOW_METHODS = ["GET", "OPTIONS", "POST"]
+CORS_EXPOSE_HEADERS = ["ETag"]
+
+# --- Member webhooks, newsletters, the supporters page (members/) -----------------
+
+# Member webhooks (members/services/member_webhooks.py): seconds a receiver has to connect
+# and to answer each try; tries before a delivery is given up; seconds before the second
+# try, doubling after each failure (60: 1 min, 2, 4 ... about 8.5 hours for 10 tries);
+# days the delivery log keeps delivered and given-up deliveries (their bodies name members)
+MEMBER_WEBHOOK_TIMEOUT = envint("MEMBER_WEBHOOK_TIMEOUT", "5")
+MEMBER_WEBHOOK_MAX_ATTEMPTS = envint("MEMBER_WEBHOOK_MAX_ATTEMPTS", "10")
+MEMBER_WEBHOOK_RETRY_SECONDS = envint("MEMBER_WEBHOOK_RETRY_SECONDS", "60")
+MEMBER_WEBHOOK_LOG_DAYS = envint("MEMBER_WEBHOOK_LOG_DAYS", "90")
+# Names per page of the public supporters page (/supporters/)
+SUPPORTERS_PER_PAGE = envint("SUPPORTERS_PER_PAGE", "200")
+
 # --- Content-Security-Policy ---------------------------------------------------
 
 # Scripts and styles from this site and Stripe.js only: no inline script or style
@@ -446,6 +488,12 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "send-due-gifts": {
         "task": "members.tasks.send_due_gifts",
         "schedule": 3600,
+    },
+    # Member webhooks: send again deliveries whose next try is due (backoff, lost tasks);
+    # delete finished ones older than MEMBER_WEBHOOK_LOG_DAYS.
+    "sweep-member-webhooks": {
+        "task": "members.tasks.sweep_member_webhooks",
+        "schedule": 60,
     },
     # Delete what we no longer need (see RETENTION_* below): old raw Stripe events,
     # gifts started and never paid.

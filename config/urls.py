@@ -17,5 +17,6 @@ urlpatterns = [
     path("gift/", include("members.gift_urls")),
     path("", include("payments.urls")),
     path("", include("content.urls")),
+    path("api/", include("content.api_urls")),
     path("admin/", admin.site.urls),
 ]

@@ -6,7 +6,7 @@ class ContentConfig(AppConfig):
     verbose_name = "Content"
 
     def ready(self) -> None:
-        from content import selectors
+        from content import api_cache, receivers, selectors  # noqa: F401 (connects receivers)
         from payments import attribution
 
         attribution.register_article_lookup(selectors.source_article)

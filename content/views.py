@@ -11,7 +11,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import Refused
-from content import importing, selectors
+from content import importing, selectors, support
 from content.services import articles as article_service
 from payments.pages import json_endpoint
 
@@ -21,20 +21,21 @@ IMPORT_PERMISSIONS = ("content.add_article", "content.change_article")
 
 @require_GET
 def article(request: HttpRequest, slug: str) -> HttpResponse:
-    """The full article, never locked; members also see the notes and documents behind it."""
+    """The full article, never locked; under it the support block for this reader
+    (content/support.py), with the notes and documents behind the story for members."""
     page = selectors.article_for_page(slug, preview=request.user.is_staff)
     if page is None:
         raise Http404
-    documents = list(page.documents.all())
-    has_extras = bool(page.member_notes or documents)
+    state = support.reader_state(request.user)
+    request._reader_has_perks = state.has_perks  # the header asks too (selectors)
+    block = support.support_block(page, request.user, state=state)
     response = render(
         request,
         "content/article.html",
         {
             "article": page,
-            "documents": documents,
-            "has_member_extras": has_extras,
-            "show_member_extras": has_extras and selectors.reader_has_perks(request),
+            "support": block,
+            "has_member_extras": bool(page.member_notes or page.documents.all()),
         },
     )
     if settings.CONTENT_IMAGE_ORIGINS:  # images in articles served from the publisher's site

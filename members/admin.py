@@ -1,17 +1,35 @@
-"""Staff views of accounts, membership levels and memberships (comp grants, ending)."""
+"""Staff views of accounts, membership levels and memberships (comp grants, ending),
+newsletters (and their subscribers as CSV), and member webhooks (endpoints, deliveries)."""
+
+import csv
+import json
+from itertools import chain
 
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
-from django.http import HttpRequest
+from django.db.models import Count, Q
+from django.http import HttpRequest, StreamingHttpResponse
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
 
 from config.admin_base import ReadOnlyAdmin
 from config.errors import Refused
-from members import privacy
-from members.models import GiftMembership, LevelAmount, Membership, MembershipLevel, User
+from members import privacy, selectors
+from members.models import (
+    GiftMembership,
+    LevelAmount,
+    Membership,
+    MembershipLevel,
+    Newsletter,
+    User,
+    WebhookDelivery,
+    WebhookEndpoint,
+)
 from members.privacy_admin import PersonalDataActions
-from members.services import comp, self_service
+from members.services import comp, member_webhooks, self_service
 from members.states import MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
 
@@ -39,7 +57,7 @@ class UserAdmin(PersonalDataActions, DjangoUserAdmin):
     readonly_fields = ["date_joined", "last_login"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
-        ("Profile", {"fields": ["display_name"]}),
+        ("Profile", {"fields": ["display_name", "on_supporters_wall"]}),
         ("Permissions", {"fields": ["is_active", "is_staff", "is_superuser", "groups"]}),
         ("Dates", {"fields": ["last_login", "date_joined"]}),
     ]
@@ -90,7 +108,7 @@ class LevelAmountInline(admin.TabularInline):
 class MembershipLevelAdmin(admin.ModelAdmin):
     """Staff name the tiers, write their perks and set what each costs per currency."""
 
-    list_display = ["name", "position", "is_active", "amounts_display"]
+    list_display = ["name", "position", "is_active", "shown_on_supporters_wall", "amounts_display"]
     list_editable = ["position", "is_active"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [LevelAmountInline]
@@ -259,3 +277,214 @@ class GiftMembershipAdmin(ReadOnlyAdmin):
     @admin.display(description="From", ordering="donation__donor__email")
     def giver_email(self, obj: GiftMembership) -> str:
         return obj.donation.donor.email
+
+
+# --- Newsletters ---------------------------------------------------------------------------
+
+
+class _Echo:
+    """A file-like object csv.writer writes a row to, handing the row back (streaming)."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def spreadsheet_safe(value: str) -> str:
+    """A name a spreadsheet will not run as a formula (=, +, -, @ first: quoted)."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+@admin.register(Newsletter)
+class NewsletterAdmin(admin.ModelAdmin):
+    """Staff define the lists; readers choose them on their account page; the mailing
+    tool gets each list as CSV (the export action)."""
+
+    list_display = ["name", "slug", "members_only", "is_active", "position", "subscriber_count"]
+    list_editable = ["is_active", "position"]
+    list_filter = ["members_only", "is_active"]
+    prepopulated_fields = {"slug": ["name"]}
+    actions = ["export_subscribers"]
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).annotate(subscriber_count=Count("subscriptions"))
+
+    @admin.display(description="Subscribers", ordering="subscriber_count")
+    def subscriber_count(self, obj: Newsletter) -> int:
+        return obj.subscriber_count
+
+    def has_export_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("members.export_subscribers")
+
+    @admin.action(
+        description="Export subscribers (CSV: email, name, since)", permissions=["export"]
+    )
+    def export_subscribers(self, request: HttpRequest, queryset):
+        """One newsletter's list, streamed as it is read (any size, little memory). A
+        members-only list holds only those who are members now."""
+        chosen = list(queryset[:2])
+        if len(chosen) != 1:
+            self.message_user(request, "Export one newsletter at a time.", messages.WARNING)
+            return None
+        (newsletter,) = chosen
+        writer = csv.writer(_Echo())
+        rows = (
+            [s.email, spreadsheet_safe(s.name), s.since.isoformat()]
+            for s in selectors.newsletter_subscribers(newsletter)
+        )
+        response = StreamingHttpResponse(
+            (writer.writerow(row) for row in chain([["email", "name", "since"]], rows)),
+            content_type="text/csv; charset=utf-8",
+        )
+        filename = f"{newsletter.slug}-subscribers-{timezone.localdate():%Y-%m-%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        response["Cache-Control"] = "no-store"
+        self.log_change(request, newsletter, "Exported its subscribers (CSV).")
+        return response
+
+
+# --- Member webhooks -----------------------------------------------------------------------
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(admin.ModelAdmin):
+    """Addresses of the newsroom's own systems told about memberships (see the README,
+    "Member webhooks"). The signing secret is shown once: when the endpoint is added, or
+    when it is rolled (the action), never again."""
+
+    list_display = ["url", "description", "is_active", "secret_hint", "pending", "given_up"]
+    list_filter = ["is_active"]
+    search_fields = ["url", "description"]
+    actions = ["roll_secret"]
+
+    def get_queryset(self, request: HttpRequest):
+        pending = Q(deliveries__delivered_at__isnull=True, deliveries__gave_up_at__isnull=True)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                pending=Count("deliveries", filter=pending),
+                given_up=Count("deliveries", filter=Q(deliveries__gave_up_at__isnull=False)),
+            )
+        )
+
+    def get_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        if obj is None:
+            return ["url", "description", "is_active"]
+        return ["url", "description", "is_active", "secret_hint", "created_at", "secret_rolled_at"]
+
+    def get_readonly_fields(self, request: HttpRequest, obj=None) -> list[str]:
+        return [] if obj is None else ["secret_hint", "created_at", "secret_rolled_at"]
+
+    @admin.display(description="Secret")
+    def secret_hint(self, obj: WebhookEndpoint) -> str:
+        return obj.secret_hint
+
+    @admin.display(description="Pending", ordering="pending")
+    def pending(self, obj: WebhookEndpoint) -> int:
+        return obj.pending
+
+    @admin.display(description="Given up", ordering="given_up")
+    def given_up(self, obj: WebhookEndpoint) -> int:
+        return obj.given_up
+
+    def _show_secret(self, request: HttpRequest, endpoint: WebhookEndpoint, secret: str):
+        response = TemplateResponse(
+            request,
+            "admin/members/webhookendpoint/secret.html",
+            {
+                **self.admin_site.each_context(request),
+                "title": "The endpoint's signing secret",
+                "opts": self.model._meta,
+                "endpoint": endpoint,
+                "secret": secret,
+            },
+        )
+        response["Cache-Control"] = "no-store"
+        return response
+
+    def response_add(self, request: HttpRequest, obj: WebhookEndpoint, post_url_continue=None):
+        self.message_user(request, f"The endpoint {obj.url} was added.", messages.SUCCESS)
+        return self._show_secret(request, obj, obj.secret)
+
+    @admin.action(description="Roll the signing secret (shown once)", permissions=["change"])
+    def roll_secret(self, request: HttpRequest, queryset):
+        chosen = list(queryset[:2])
+        if len(chosen) != 1:
+            self.message_user(request, "Roll one endpoint's secret at a time.", messages.WARNING)
+            return None
+        (endpoint,) = chosen
+        secret = member_webhooks.roll_secret(endpoint)
+        self.log_change(request, endpoint, "Rolled its signing secret.")
+        return self._show_secret(request, endpoint, secret)
+
+
+class DeliveryStatusFilter(admin.SimpleListFilter):
+    title = "status"
+    parameter_name = "status"
+
+    def lookups(self, request, model_admin):
+        return [("pending", "Pending"), ("delivered", "Delivered"), ("given_up", "Given up")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "pending":
+            return queryset.filter(delivered_at__isnull=True, gave_up_at__isnull=True)
+        if self.value() == "delivered":
+            return queryset.filter(delivered_at__isnull=False)
+        if self.value() == "given_up":
+            return queryset.filter(gave_up_at__isnull=False)
+        return queryset
+
+
+@admin.register(WebhookDelivery)
+class WebhookDeliveryAdmin(ReadOnlyAdmin):
+    """The delivery log: each event for each endpoint, and how its tries went."""
+
+    list_display = [
+        "created_at",
+        "event_type",
+        "endpoint",
+        "attempts",
+        "last_status_code",
+        "last_error",
+        "delivered_at",
+        "gave_up_at",
+        "next_attempt_at",
+    ]
+    list_filter = [DeliveryStatusFilter, "event_type", "endpoint"]
+    search_fields = ["=event_id", "membership__email"]
+    list_select_related = ["endpoint"]
+    show_full_result_count = False
+    date_hierarchy = "created_at"
+    fields = [
+        "event_id",
+        "event_type",
+        "endpoint",
+        "membership",
+        "created_at",
+        "attempts",
+        "last_attempt_at",
+        "last_status_code",
+        "last_error",
+        "next_attempt_at",
+        "delivered_at",
+        "gave_up_at",
+        "body",
+    ]
+    readonly_fields = fields
+    actions = ["try_again_now"]
+
+    @admin.display(description="Body")
+    def body(self, obj: WebhookDelivery) -> str:
+        return format_html("<pre>{}</pre>", json.dumps(obj.payload, indent=2, sort_keys=True))
+
+    def has_try_again_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("members.change_webhookendpoint")
+
+    @admin.action(description="Try again now (not yet delivered)", permissions=["try_again"])
+    def try_again_now(self, request: HttpRequest, queryset):
+        from members.tasks import deliver_member_webhook
+
+        again = member_webhooks.retry_now(queryset.values_list("pk", flat=True))
+        for delivery_id, attempts in again:
+            deliver_member_webhook.delay(delivery_id, attempts)
+        self.message_user(request, f"{len(again)} deliveries sent again.", messages.SUCCESS)

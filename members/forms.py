@@ -111,3 +111,24 @@ class GiftForm(DonationForm):
             except Refused as exc:
                 self.add_error(exc.field, exc.message)
         return cleaned
+
+
+class NewsletterForm(forms.Form):
+    """The newsletters a reader is on, among those offered to them (account page)."""
+
+    newsletters = forms.MultipleChoiceField(
+        required=False, widget=forms.CheckboxSelectMultiple, label="Newsletters"
+    )
+
+    def __init__(self, *args, offered, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.offered = list(offered)
+        self.fields["newsletters"].choices = [(n.slug, n.name) for n in self.offered]
+
+
+class SupportersWallForm(forms.Form):
+    """One click on the account page: listed on the supporters page, or not."""
+
+    listed = forms.TypedChoiceField(
+        choices=[("1", "Listed"), ("0", "Not listed")], coerce=lambda value: value == "1"
+    )

@@ -22,7 +22,7 @@ from payments.pages import json_endpoint, member_email, refuse_before_stripe, st
 
 @require_GET
 def give(request: HttpRequest) -> HttpResponse:
-    initial = GiftForm.initial_from_link(request.GET)
+    initial = GiftForm.initial_from_link(request.GET, referer=request.headers.get("Referer", ""))
     form = GiftForm(initial=initial, member_email=member_email(request))
     return render(
         request,

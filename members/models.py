@@ -1,7 +1,9 @@
 import secrets
 import uuid
+from urllib.parse import urlsplit
 
 from django.contrib.auth.models import AbstractBaseUser, BaseUserManager, PermissionsMixin
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -9,8 +11,10 @@ from django.utils import timezone
 from members.states import (
     GIFT_MONTHS,
     PERK_STATUSES,
+    AnnouncedPhase,
     GiftStatus,
     Interval,
+    MemberEvent,
     MembershipKind,
     MembershipStatus,
 )
@@ -72,6 +76,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_staff = models.BooleanField(default=False, help_text="Can sign in to the newsroom's admin.")
     is_active = models.BooleanField(default=True)
     date_joined = models.DateTimeField(default=timezone.now)
+    on_supporters_wall = models.BooleanField(
+        "on the supporters page",
+        default=False,
+        help_text="Chose to be listed by name on the public supporters page (/supporters/) "
+        "while a member.",
+    )
 
     objects = UserManager()
 
@@ -119,6 +129,17 @@ class MembershipLevel(models.Model):
     description = models.TextField(blank=True, help_text="The perks, one per line.")
     position = models.PositiveSmallIntegerField(default=0, help_text="Lower shows first.")
     is_active = models.BooleanField(default=True, help_text="Offered on the join page.")
+    no_donation_asks = models.BooleanField(
+        default=False,
+        help_text='Its members see no requests for money (the "No donation reminders" perk): '
+        "the support block under articles only thanks them.",
+    )
+    shown_on_supporters_wall = models.BooleanField(
+        "named on the supporters page",
+        default=False,
+        help_text="The supporters page (/supporters/) shows this level's name next to its "
+        "members who chose to be listed.",
+    )
 
     class Meta:
         ordering = ["position", "name"]
@@ -209,6 +230,13 @@ class Membership(Attribution):
     last_failed_invoice_id = models.CharField(max_length=255, blank=True)
     welcomed_at = models.DateTimeField(null=True, blank=True)
     ended_notice_at = models.DateTimeField(null=True, blank=True)
+    # What the newsroom's webhooks last heard about it (members/services/member_webhooks.py)
+    announced_phase = models.CharField(
+        max_length=10, choices=AnnouncedPhase.choices, default=AnnouncedPhase.NONE, blank=True
+    )
+    announced_level = models.ForeignKey(
+        MembershipLevel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     granted_by = models.ForeignKey(
         User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
@@ -325,3 +353,173 @@ class GiftMembership(Attribution):
     @property
     def is_claimed(self) -> bool:
         return self.status == GiftStatus.CLAIMED
+
+
+# --- Newsletters -------------------------------------------------------------------------
+
+
+class Newsletter(models.Model):
+    """A list readers choose on their account page; the mailing tool gets it as CSV.
+
+    A members-only newsletter is offered to members only, and a member who loses their
+    perks (the membership lapses or ends) is dropped from it.
+    """
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(unique=True)
+    description = models.TextField(blank=True, help_text="Shown on the account page.")
+    members_only = models.BooleanField(
+        default=False,
+        help_text="Offered to members only; readers who stop being members leave it.",
+    )
+    is_active = models.BooleanField(default=True, help_text="Offered on the account page.")
+    position = models.PositiveSmallIntegerField(default=0, help_text="Lower shows first.")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["position", "name"]
+        permissions = [
+            ("export_subscribers", "Can export a newsletter's subscribers (CSV)"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class NewsletterSubscription(models.Model):
+    """A reader on a newsletter's list, since `subscribed_at`."""
+
+    newsletter = models.ForeignKey(
+        Newsletter, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    user = models.ForeignKey(
+        User, on_delete=models.CASCADE, related_name="newsletter_subscriptions"
+    )
+    subscribed_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["subscribed_at", "pk"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["newsletter", "user"], name="members_one_subscription_per_newsletter"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} on {self.newsletter}"
+
+
+# --- Member webhooks out -----------------------------------------------------------------
+
+
+def new_webhook_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def is_webhook_url(url: str) -> bool:
+    """An absolute http(s) address with a host, with no spaces or control characters."""
+    if not url or any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:
+        return False
+    # Lower-case schemes only, as the database's check constraint has them
+    return url.startswith(("http://", "https://")) and bool(host)
+
+
+def validate_webhook_url(url: str) -> None:
+    # Not Django's URLValidator: it refuses hosts with no dot (e.g. http://cms:8080/ on
+    # the newsroom's own network).
+    if not is_webhook_url(url):
+        raise ValidationError("Enter an http:// or https:// address.", code="invalid")
+
+
+class WebhookEndpoint(models.Model):
+    """An address of the newsroom's own systems (its CMS, its mailing tool) that receives
+    a signed JSON POST when a membership starts, changes level, lapses or ends.
+
+    The signing secret is shown once, when the endpoint is added (or its secret rolled).
+    """
+
+    url = models.CharField(
+        "URL",
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="An http:// or https:// address. Redirects are not followed.",
+    )
+    description = models.CharField(max_length=200, blank=True, help_text="What listens there.")
+    secret = models.CharField(max_length=100, default=new_webhook_secret, editable=False)
+    is_active = models.BooleanField(default=True, help_text="Receives new events.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    secret_rolled_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = "member webhook endpoint"
+        ordering = ["created_at", "pk"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(url__startswith="http://")
+                | models.Q(url__startswith="https://"),
+                name="members_webhook_endpoint_http_url",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.url
+
+    @property
+    def secret_hint(self) -> str:
+        """Enough of the secret to tell two apart, never enough to sign with."""
+        return f"{self.secret[:10]}…" if self.secret else ""
+
+
+class WebhookDelivery(models.Model):
+    """One event for one endpoint: the JSON body sent (the same at every attempt, so its
+    `id` lets the receiver ignore a repeat) and how the attempts went.
+
+    Pending until delivered (a 2xx answer) or given up (MEMBER_WEBHOOK_MAX_ATTEMPTS
+    failed, or an address that is not http(s)); `next_attempt_at` is when the beat sweep
+    may try it again.
+    """
+
+    event_id = models.UUIDField(default=uuid.uuid4, editable=False, db_index=True)
+    event_type = models.CharField(max_length=40, choices=MemberEvent.choices)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    membership = models.ForeignKey(
+        Membership, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    payload = models.JSONField(help_text="The event, as sent in the request's body.")
+    created_at = models.DateTimeField(default=timezone.now)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_status_code = models.PositiveSmallIntegerField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    delivered_at = models.DateTimeField(null=True, blank=True)
+    gave_up_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name_plural = "webhook deliveries"
+        ordering = ["-created_at", "-pk"]
+        constraints = [
+            # The same event is delivered once per endpoint, whatever retries it takes.
+            models.UniqueConstraint(
+                fields=["endpoint", "event_id"], name="members_one_delivery_per_event"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(delivered_at__isnull=True) | models.Q(gave_up_at__isnull=True),
+                name="members_delivery_delivered_or_given_up",
+            ),
+        ]
+        indexes = [models.Index(fields=["endpoint", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} {self.event_id} to {self.endpoint}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.delivered_at is None and self.gave_up_at is None

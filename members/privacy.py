@@ -35,7 +35,13 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from config.emails import ERASED_DOMAIN, erased_address, is_erased_address, organization
-from members.models import GiftMembership, Membership, User
+from members.models import (
+    GiftMembership,
+    Membership,
+    NewsletterSubscription,
+    User,
+    WebhookDelivery,
+)
 from members.services import accounts, self_service
 from members.states import GiftStatus, MembershipStatus
 from payments import privacy as payments_privacy
@@ -130,7 +136,16 @@ def export_person(person: Person, *, now: datetime | None = None) -> dict[str, A
             "date_joined": user.date_joined,
             "last_login": user.last_login,
             "is_active": user.is_active,
+            "on_supporters_page": user.on_supporters_wall,
         },
+        "newsletters": []
+        if user is None
+        else [
+            {"newsletter": row.newsletter.name, "since": row.subscribed_at}
+            for row in NewsletterSubscription.objects.filter(user=user)
+            .select_related("newsletter")
+            .order_by("subscribed_at", "pk")
+        ],
         "sign_in_email_addresses": []
         if user is None
         else [
@@ -286,6 +301,7 @@ def _pseudonymise(person: Person, *, customer_ids: list[str | None]) -> None:
         Membership.objects.filter(pk=pk).update(
             email=erased_address("membership", pk), cancel_reason="", note=""
         )
+        _redact_webhook_deliveries(pk, erased_address("membership", pk))
     gifts_received = list(_gifts_received(person).values_list("pk", flat=True))
     for pk in gifts_received:
         GiftMembership.objects.filter(pk=pk).update(
@@ -311,9 +327,20 @@ def _pseudonymise(person: Person, *, customer_ids: list[str | None]) -> None:
     )
 
 
+def _redact_webhook_deliveries(membership_pk: int, address: str) -> None:
+    """The delivery log's bodies (and those still to be sent) name the member no more;
+    the newsroom's systems still get the membership's id, to act on its end."""
+    for delivery in WebhookDelivery.objects.filter(membership_id=membership_pk):
+        member = delivery.payload.get("data", {}).get("membership", {})
+        member.update(email=address, name="")
+        delivery.save(update_fields=["payload"])
+
+
 def _erase_account(user: User) -> None:
     """The account can no longer sign in, and says nothing about who it was."""
     EmailAddress.objects.filter(user=user).delete()
+    NewsletterSubscription.objects.filter(user=user).delete()
+    user.on_supporters_wall = False
     user.email = erased_address("user", user.pk)
     user.display_name = ""
     user.set_unusable_password()  # and every session it had is signed out

@@ -1,8 +1,10 @@
-"""Reads in members: memberships, levels, perks."""
+"""Reads in members: memberships, levels, perks, newsletters, the supporters page."""
 
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 
-from django.db.models import F, Prefetch, Q, QuerySet, Sum
+from django.db.models import Exists, F, Min, OuterRef, Prefetch, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import ExtractYear
 from django.utils import timezone
 
@@ -12,6 +14,8 @@ from members.models import (
     LevelAmount,
     Membership,
     MembershipLevel,
+    Newsletter,
+    NewsletterSubscription,
     User,
 )
 from members.states import PERK_STATUSES, MembershipKind, MembershipStatus
@@ -30,15 +34,18 @@ def membership_of(user: User, public_id) -> Membership | None:
     return Membership.objects.filter(user=user, public_id=public_id).first()
 
 
+def with_perks(now: datetime | None = None) -> Q:
+    """Memberships that give perks now (as `Membership.has_perks` says, in SQL)."""
+    return Q(status__in=PERK_STATUSES) & (
+        Q(ends_at__isnull=True) | Q(ends_at__gt=now or timezone.now())
+    )
+
+
 def has_member_perks(user: User) -> bool:
     """Active, trialing or past-due paid memberships, and live comp or gift memberships."""
     if not user.is_authenticated:
         return False
-    return (
-        Membership.objects.filter(user=user, status__in=PERK_STATUSES)
-        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=timezone.now()))
-        .exists()
-    )
+    return Membership.objects.filter(with_perks(), user=user).exists()
 
 
 def offered_levels() -> list[MembershipLevel]:
@@ -190,3 +197,76 @@ def level_for(amount: int, currency: str, interval: str) -> MembershipLevel | No
         .first()
     )
     return price.level if price else None
+
+
+# --- Newsletters -------------------------------------------------------------------------
+
+
+def newsletters_offered(user: User, *, is_member: bool | None = None) -> list[Newsletter]:
+    """The newsletters this reader may choose: public ones, and members-only ones too
+    for a member. `is_member` saves the query when the caller already knows."""
+    if is_member is None:
+        is_member = has_member_perks(user)
+    offered = Newsletter.objects.filter(is_active=True)
+    if not is_member:
+        offered = offered.filter(members_only=False)
+    return list(offered)
+
+
+def newsletter_slugs_of(user: User) -> set[str]:
+    """The slugs of the newsletters the reader is on."""
+    return set(
+        NewsletterSubscription.objects.filter(user=user).values_list("newsletter__slug", flat=True)
+    )
+
+
+@dataclass(frozen=True)
+class Subscriber:
+    email: str
+    name: str
+    since: datetime
+
+
+def newsletter_subscribers(newsletter: Newsletter) -> Iterator[Subscriber]:
+    """Who is on the list, oldest first, for the mailing tool's CSV; read in chunks.
+
+    Only accounts that can still sign in, and for a members-only list only those with
+    perks now (one whose membership ended since is left out, even before the change
+    that drops them has run)."""
+    rows = NewsletterSubscription.objects.filter(newsletter=newsletter, user__is_active=True)
+    if newsletter.members_only:
+        perks = Membership.objects.filter(with_perks(), user=OuterRef("user"))
+        rows = rows.filter(Exists(perks))
+    rows = rows.order_by("subscribed_at", "pk").values_list(
+        "user__email", "user__display_name", "subscribed_at"
+    )
+    for email, name, since in rows.iterator(chunk_size=2000):
+        yield Subscriber(email, name, since)
+
+
+# --- The supporters page -----------------------------------------------------------------
+
+
+def supporters_wall() -> QuerySet:
+    """Members who chose to be listed, by name, longest-standing first: only while a
+    membership of theirs has perks (the earliest start among those is "member since").
+
+    Rows: `display_name`, `member_since`, `level_name` (None unless their level is named
+    on the page). Never an email address.
+    """
+    now = timezone.now()
+    live = Membership.objects.filter(with_perks(now), user=OuterRef("pk"))
+    named_level = (
+        live.filter(level__shown_on_supporters_wall=True)
+        .order_by("-level__position", "-starts_at")
+        .values("level__name")[:1]
+    )
+    since = live.order_by().values("user").annotate(first=Min("starts_at")).values("first")[:1]
+    return (
+        User.objects.filter(on_supporters_wall=True, is_active=True)
+        .exclude(display_name="")
+        .annotate(member_since=Subquery(since), level_name=Subquery(named_level))
+        .filter(member_since__isnull=False)
+        .order_by("member_since", "display_name", "pk")
+        .values("display_name", "member_since", "level_name")
+    )

@@ -90,3 +90,38 @@ FROM_STRIPE = {
 
 # Months a gift membership may last, as offered on the gift page.
 GIFT_MONTHS = (1, 3, 6, 12)
+
+
+# --- What member webhooks announce (members/services/member_webhooks.py) -----------------
+
+
+class AnnouncedPhase(models.TextChoices):
+    """Where a membership stood when last announced to the newsroom's webhooks."""
+
+    NONE = "", "Not announced"  # never had perks (incomplete, expired before paying)
+    ACTIVE = "active", "Active"  # has perks
+    LAPSED = "lapsed", "Lapsed"  # lost its perks without ending (Stripe stopped retrying)
+    ENDED = "ended", "Ended"
+
+
+class MemberEvent(models.TextChoices):
+    """The events a webhook endpoint receives, by phase moved between (see PHASE_EVENTS)."""
+
+    STARTED = "membership.started", "A membership started (perks on for the first time)"
+    LEVEL_CHANGED = "membership.level_changed", "A member's level changed"
+    LAPSED = "membership.lapsed", "A membership lapsed (perks off, not ended)"
+    REACTIVATED = "membership.reactivated", "A lapsed membership has its perks back"
+    ENDED = "membership.ended", "A membership ended"
+
+
+P = AnnouncedPhase
+
+# (last announced phase, phase now) -> the event; a move not listed announces nothing
+# (e.g. never started -> ended: an unpaid join that expired).
+PHASE_EVENTS = {
+    (P.NONE, P.ACTIVE): MemberEvent.STARTED,
+    (P.ACTIVE, P.LAPSED): MemberEvent.LAPSED,
+    (P.LAPSED, P.ACTIVE): MemberEvent.REACTIVATED,
+    (P.ACTIVE, P.ENDED): MemberEvent.ENDED,
+    (P.LAPSED, P.ENDED): MemberEvent.ENDED,
+}

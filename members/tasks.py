@@ -1,9 +1,15 @@
 """Thin Celery tasks for members: take ids, call services. Safe to run twice."""
 
 from celery import shared_task
+from django.conf import settings
 
 from members import emails
-from members.services import accounts, comp
+from members.services import accounts, comp, member_webhooks
+
+# The longest wait a delivery's task schedules for itself (countdown); longer waits are the
+# beat sweep's. Redis hands an unacknowledged task to another worker after its visibility
+# timeout (an hour), so a task must never wait anywhere near that.
+WEBHOOK_TASK_WAIT_MAX = 600
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
@@ -35,3 +41,27 @@ def send_due_gifts() -> int:
     from members.services import gifts
 
     return gifts.send_due_gifts()
+
+
+@shared_task(bind=True, max_retries=None)
+def deliver_member_webhook(self, delivery_id: int, attempts: int = 0) -> str:
+    """One try of a member webhook delivery (`attempts`: the tries made before this one,
+    so a duplicate task finds its try taken). A failure is tried again after a doubling
+    wait: by this task for a short wait (not when run eagerly: the web request is not
+    kept waiting), else by the beat sweep."""
+    tried = member_webhooks.attempt(delivery_id, expected_attempts=attempts)
+    wait = tried.retry_in
+    if wait is not None and wait <= WEBHOOK_TASK_WAIT_MAX and not self.request.is_eager:
+        raise self.retry(args=[delivery_id, tried.attempts], countdown=wait, max_retries=None)
+    return tried.outcome
+
+
+@shared_task
+def sweep_member_webhooks() -> int:
+    """Beat: send again every pending delivery whose next try is due (a long backoff, or a
+    task lost on the way); delete finished ones older than MEMBER_WEBHOOK_LOG_DAYS."""
+    member_webhooks.delete_old_deliveries(days=settings.MEMBER_WEBHOOK_LOG_DAYS)
+    due = member_webhooks.due_deliveries()
+    for delivery_id, attempts in due:
+        deliver_member_webhook.delay(delivery_id, attempts)
+    return len(due)

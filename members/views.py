@@ -1,6 +1,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -11,8 +12,15 @@ from config.emails import organization
 from config.errors import Refused
 from config.forms import add_refusal
 from members import selectors
-from members.forms import CancelMembershipForm, ChangeMembershipForm, JoinForm, ProfileForm
-from members.services import checkout, self_service
+from members.forms import (
+    CancelMembershipForm,
+    ChangeMembershipForm,
+    JoinForm,
+    NewsletterForm,
+    ProfileForm,
+    SupportersWallForm,
+)
+from members.services import checkout, newsletters, self_service, supporters
 from members.services.accounts import update_profile
 from payments import stripe_gateway as gateway
 from payments.attribution import source_article
@@ -41,6 +49,8 @@ def account(request: HttpRequest) -> HttpResponse:
         update_profile(request.user, display_name=form.cleaned_data["display_name"])
         messages.success(request, "Your details are saved.")
         return redirect("members:account")
+    is_member = selectors.has_member_perks(request.user)
+    offered = selectors.newsletters_offered(request.user, is_member=is_member)
     return render(
         request,
         "members/account.html",
@@ -49,10 +59,61 @@ def account(request: HttpRequest) -> HttpResponse:
             "payments": giving_history(request.user),
             "memberships": selectors.memberships_of(request.user),
             "current": selectors.billed_membership(request.user),
-            "is_member": selectors.has_member_perks(request.user),
+            "is_member": is_member,
             "years": selectors.giving_years(request.user),
+            "newsletter_form": NewsletterForm(
+                offered=offered,
+                initial={"newsletters": sorted(selectors.newsletter_slugs_of(request.user))},
+            ),
         },
     )
+
+
+@login_required
+@require_POST
+def account_newsletters(request: HttpRequest) -> HttpResponse:
+    """The reader's choice of newsletters, from the account page."""
+    form = NewsletterForm(request.POST, offered=selectors.newsletters_offered(request.user))
+    try:
+        if not form.is_valid():
+            raise Refused("Choose among the newsletters offered to you.", field="newsletters")
+        newsletters.choose_newsletters(request.user, form.cleaned_data["newsletters"])
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, "Your newsletters are saved.")
+    return redirect(reverse("members:account") + "#newsletters")
+
+
+@login_required
+@require_POST
+def account_supporters_wall(request: HttpRequest) -> HttpResponse:
+    """One click on the account page: listed on the supporters page, or not."""
+    form = SupportersWallForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise Refused("Please try again.")
+        listed = form.cleaned_data["listed"]
+        supporters.list_on_supporters_wall(request.user, listed)
+    except Refused as exc:
+        messages.error(request, exc.message)
+    else:
+        messages.success(
+            request,
+            "Your name is on our supporters page. Thank you!"
+            if listed
+            else "Your name is no longer on our supporters page.",
+        )
+    return redirect(reverse("members:account") + "#supporters-wall")
+
+
+@require_GET
+def supporters_page(request: HttpRequest) -> HttpResponse:
+    """The public supporters page: members who chose to be listed, by name."""
+    page = Paginator(selectors.supporters_wall(), settings.SUPPORTERS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "members/supporters.html", {"page": page})
 
 
 # --- Join ("Become a member") ---------------------------------------------------------
@@ -60,8 +121,17 @@ def account(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 def join(request: HttpRequest) -> HttpResponse:
-    initial = JoinForm.initial_from_link(request.GET, interval=request.GET.get("interval", "month"))
+    initial = JoinForm.initial_from_link(
+        request.GET,
+        referer=request.headers.get("Referer", ""),
+        interval=request.GET.get("interval", "month"),
+    )
     form = JoinForm(initial=initial)
+    # A reader who signs in first comes back here from the sign-in page (their Referer
+    # then): the link back names the page that sent them.
+    back = request.GET.copy()
+    if initial["referrer"]:
+        back["ref"] = initial["referrer"]
     current = selectors.billed_membership(request.user)
     return render(
         request,
@@ -71,7 +141,7 @@ def join(request: HttpRequest) -> HttpResponse:
             "levels": selectors.offered_levels(),
             "current": current if current and current.has_perks else None,
             "article": source_article(initial["source"]),
-            "login_next": request.get_full_path(),
+            "login_next": f"{request.path}?{back.urlencode()}" if back else request.path,
             **stripe_page(
                 startUrl=reverse("members:join_start"),
                 suggestions=selectors.level_suggestions(),

@@ -1,3 +1,6 @@
+import re
+from urllib.parse import urlsplit
+
 from django import forms
 
 from config.errors import Refused
@@ -6,11 +9,47 @@ from payments.currencies import currency_choices, default_currency, get_currency
 from payments.money import parse_major_amount
 from payments.services.donations import check_amount
 
+# The longest referring address kept (models.Attribution.referrer's column)
+REFERRER_MAX_LENGTH = 500
+# Control characters (C0, DEL, C1), spaces and bidirectional overrides
+_NOT_IN_A_REFERRER = re.compile(r"[\x00-\x20\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def valid_referrer(value: object) -> str:
+    """`value` if it is an absolute http(s) address with a host, no credentials, no
+    control characters or spaces, at most REFERRER_MAX_LENGTH long; else ""."""
+    if not isinstance(value, str):
+        return ""
+    value = value.strip()
+    if not value or len(value) > REFERRER_MAX_LENGTH or _NOT_IN_A_REFERRER.search(value):
+        return ""
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+    except ValueError:  # e.g. an unclosed IPv6 bracket
+        return ""
+    if parts.scheme.lower() not in ("http", "https") or not host or "@" in parts.netloc:
+        return ""
+    return value
+
+
+class ReferrerField(forms.CharField):
+    """The page that sent the reader: a bad address is dropped (cleaned to ""), never an
+    error, since the reader cannot fix it."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(required=False, **kwargs)
+
+    def clean(self, value: object) -> str:
+        return valid_referrer(value)
+
 
 class ContributionForm(forms.Form):
     """An amount in an offered currency, and where the reader came from.
 
     Valid data has `amount_minor`: the amount in minor units, within the currency's bounds.
+    `referrer` (the page that sent the reader) is kept only when it is a plain http(s)
+    address; anything else is dropped, never an error: the reader cannot fix it.
     """
 
     amount = forms.CharField(max_length=20, help_text="Any amount, in the chosen currency.")
@@ -23,6 +62,7 @@ class ContributionForm(forms.Form):
     utm_campaign = forms.CharField(max_length=100, required=False, validators=[tracking_value])
     utm_content = forms.CharField(max_length=100, required=False, validators=[tracking_value])
     utm_term = forms.CharField(max_length=100, required=False, validators=[tracking_value])
+    referrer = ReferrerField()
 
     ATTRIBUTION = [
         "campaign",
@@ -31,15 +71,19 @@ class ContributionForm(forms.Form):
         "utm_campaign",
         "utm_content",
         "utm_term",
+        "referrer",
     ]
 
     @classmethod
-    def initial_from_link(cls, params, **extra: str) -> dict[str, str]:
-        """Initial values from the page's link: ?currency=, ?from=<article slug>, UTM."""
+    def initial_from_link(cls, params, *, referer: str = "", **extra: str) -> dict[str, str]:
+        """Initial values from the page's link: ?currency=, ?from=<article slug>, UTM, and
+        the referring page: ?ref=<address>, else `referer` (the Referer header of the page's
+        request), whichever is a valid address (see `valid_referrer`)."""
         return {
             "currency": params.get("currency", "").upper() or default_currency().code,
             "source": params.get("from", ""),
             **{name: params.get(name, "") for name in cls.ATTRIBUTION},
+            "referrer": valid_referrer(params.get("ref", "")) or valid_referrer(referer),
             **extra,
         }
 

@@ -90,10 +90,14 @@ class Donor(models.Model):
 
 
 class Attribution(models.Model):
-    """Where money came from: the article, a campaign, and the UTM parameters.
+    """Where money came from: the article, a campaign, the UTM parameters, and the page
+    that sent the reader.
 
     The article is kept by its slug, as the reader's link gave it (`?from=<slug>`),
     even when no article has that slug (yet): payments never depends on content.
+    `referrer` is the page's address, from `?ref=` or the browser's Referer header when
+    the give, join or gift page was opened (http or https only; anything else is dropped
+    by `payments.forms.valid_referrer`).
     """
 
     article_slug = models.SlugField("article", max_length=200, blank=True, db_index=True)
@@ -103,6 +107,12 @@ class Attribution(models.Model):
     utm_campaign = models.CharField(max_length=100, blank=True)
     utm_content = models.CharField(max_length=100, blank=True)
     utm_term = models.CharField(max_length=100, blank=True)
+    referrer = models.CharField(
+        "referring page",
+        max_length=500,
+        blank=True,
+        help_text="The page the reader came from (an http or https address).",
+    )
 
     ATTRIBUTION_FIELDS = [
         "article_slug",
@@ -112,6 +122,7 @@ class Attribution(models.Model):
         "utm_campaign",
         "utm_content",
         "utm_term",
+        "referrer",
     ]
 
     class Meta:

@@ -32,6 +32,7 @@ ERASED = "[erased]"
 def _attribution(obj) -> dict[str, Any]:
     return {
         "article": obj.article_slug or None,
+        "referrer": obj.referrer or None,
         "campaign": obj.campaign,
         "utm_source": obj.utm_source,
         "utm_medium": obj.utm_medium,

@@ -24,7 +24,9 @@ from payments.services import donations
 
 @require_GET
 def give(request: HttpRequest) -> HttpResponse:
-    initial = DonationForm.initial_from_link(request.GET)
+    initial = DonationForm.initial_from_link(
+        request.GET, referer=request.headers.get("Referer", "")
+    )
     form = DonationForm(initial=initial, member_email=member_email(request))
     suggestions = {
         code: [{"amount": s.amount, "label": str(s), "default": s.is_default} for s in amounts]

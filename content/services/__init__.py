@@ -1,1 +1,2 @@
-"""Writes in content, a module per subject: `articles` (imports from the newsroom's CMS)."""
+"""Writes in content, a module per subject: `articles` (imports from the newsroom's CMS),
+`campaigns` (counting gifts and memberships towards a campaign's goal)."""

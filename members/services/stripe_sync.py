@@ -14,9 +14,11 @@ from django.utils import timezone
 
 from members.models import Membership
 from members.selectors import level_for
+from members.services import member_webhooks, newsletters
 from members.states import (
     FROM_STRIPE,
     MEMBERSHIP,
+    MemberEvent,
     MembershipKind,
     MembershipStatus,
 )
@@ -65,7 +67,14 @@ def apply_subscription(
 
 
 def announce_changes(membership: Membership) -> None:
-    """Welcome a new member once; tell a member once when their membership has ended."""
+    """Welcome a new member once; tell a member once when their membership has ended.
+
+    Every path that changes a membership (paid, comp, gift) calls it after saving, in its
+    transaction. It also tells the newsroom's webhooks what moved (started, level changed,
+    lapsed, reactivated, ended: member_webhooks.announce), and a member whose perks have
+    ended leaves the members-only newsletters.
+    """
+    from members.signals import membership_started  # (it imports these services)
     from members.tasks import send_membership_email
 
     if membership.has_perks and membership.welcomed_at is None:
@@ -73,6 +82,7 @@ def announce_changes(membership: Membership) -> None:
         membership.save(update_fields=["welcomed_at"])
         pk = membership.pk
         transaction.on_commit(lambda: send_membership_email.delay(pk, "welcome"), robust=True)
+        membership_started.send(sender=Membership, membership_id=pk)
     if (
         membership.status == MembershipStatus.CANCELED
         and membership.welcomed_at is not None
@@ -82,6 +92,9 @@ def announce_changes(membership: Membership) -> None:
         membership.save(update_fields=["ended_notice_at"])
         pk = membership.pk
         transaction.on_commit(lambda: send_membership_email.delay(pk, "ended"), robust=True)
+    events = member_webhooks.announce(membership)
+    if MemberEvent.LAPSED in events or MemberEvent.ENDED in events:
+        newsletters.drop_members_only(membership.user_id)
 
 
 def lock_membership(pk: int) -> Membership:

@@ -17,7 +17,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from content.management.demo_articles import ARTICLES, DemoArticle
-from content.models import Article, ArticleDocument
+from content.models import Article, ArticleDocument, Campaign, GoalKind
+from content.services import campaigns
 from members.models import LevelAmount, Membership, MembershipLevel, User
 from members.states import Interval, MembershipKind, MembershipStatus
 from payments.currencies import fee_cover, offered_currencies
@@ -26,6 +27,7 @@ from payments.services.donors import get_or_create_donor
 from payments.states import DonationStatus, PaymentKind
 
 STAFF_EMAIL = "staff@example.org"
+DEMO_CAMPAIGN_SLUG = "winter-appeal"
 
 # Whole units per currency; converted to minor units with the currency's decimals.
 SUGGESTED = {"USD": [5, 10, 25, 50], "EUR": [5, 10, 25, 50], "GBP": [5, 10, 25, 50]}
@@ -110,7 +112,14 @@ class Command(BaseCommand):
 
         for position, (slug, name, units, perks) in enumerate(LEVELS):
             level, _ = MembershipLevel.objects.get_or_create(
-                slug=slug, defaults={"name": name, "description": perks, "position": position}
+                slug=slug,
+                defaults={
+                    "name": name,
+                    "description": perks,
+                    "position": position,
+                    "no_donation_asks": "no donation reminders" in perks.lower(),
+                    "shown_on_supporters_wall": "supporters page" in perks.lower(),
+                },
             )
             for currency in offered_currencies().values():
                 monthly = units if currency.code in LEVEL_CURRENCIES else LEVELS_FALLBACK[slug]
@@ -129,12 +138,17 @@ class Command(BaseCommand):
         for age, demo in enumerate(ARTICLES):
             _demo_article(demo, published_at=now - timedelta(days=age, hours=3 * age))
         payments_made = 0 if options["no_ledger"] else _demo_ledger(now)
+        campaign = _demo_campaign(now, count_ledger=not options["no_ledger"])
 
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Staff sign-in: {STAFF_EMAIL} / {password}")
         self.stdout.write(f"  Currencies: {', '.join(offered_currencies())}")
         self.stdout.write(f"  Levels: {', '.join(str(lv) for lv in MembershipLevel.objects.all())}")
         self.stdout.write(f"  Articles: {Article.objects.count()}")
+        campaign.refresh_from_db()
+        self.stdout.write(
+            f"  Campaign: {campaign.name} ({campaign.new_members} of {campaign.goal} so far)"
+        )
         demo_payments = Payment.objects.filter(stripe_charge_id__startswith="ch_demo_")
         demo_members = Membership.objects.filter(stripe_subscription_id__startswith="sub_demo_")
         self.stdout.write(
@@ -170,6 +184,37 @@ def _demo_article(demo: DemoArticle, *, published_at: datetime) -> None:
             ArticleDocument(article=article, title=title, url=url, position=position)
             for position, (title, url) in enumerate(demo.documents)
         )
+
+
+def _demo_campaign(now: datetime, *, count_ledger: bool) -> Campaign:
+    """One live campaign; the demo memberships and gifts of its first days count towards
+    it (named by its slug as if they came from its links; each counted once)."""
+    campaign, _ = Campaign.objects.get_or_create(
+        slug=DEMO_CAMPAIGN_SLUG,
+        defaults={
+            "name": "Winter appeal: 500 new members",
+            "goal_kind": GoalKind.MEMBERS,
+            "goal": 500,
+            "starts_at": now - timedelta(days=45),
+            "ends_at": now + timedelta(days=30),
+        },
+    )
+    if not count_ledger:
+        return campaign
+    recent = {"starts_at__gte": campaign.starts_at, "campaign": ""}
+    demo_members = Membership.objects.filter(stripe_subscription_id__startswith="sub_demo_")
+    demo_members.filter(**recent).update(campaign=campaign.slug)
+    for pk in demo_members.filter(campaign=campaign.slug).values_list("pk", flat=True):
+        campaigns.count_membership(pk)
+    demo_gifts = Payment.objects.filter(stripe_charge_id__startswith="ch_demo_gift_")
+    recent_gifts = demo_gifts.filter(paid_at__gte=campaign.starts_at, campaign="")
+    Donation.objects.filter(payment__in=recent_gifts).update(campaign=campaign.slug)
+    recent_gifts.update(campaign=campaign.slug)
+    for donation_id in demo_gifts.filter(campaign=campaign.slug).values_list(
+        "donation__public_id", flat=True
+    ):
+        campaigns.count_payment(str(donation_id))
+    return campaign
 
 
 def _demo_ledger(now: datetime) -> int:
