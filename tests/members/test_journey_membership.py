@@ -10,7 +10,7 @@ from members.selectors import has_member_perks
 from members.states import MembershipStatus
 from payments.models import Payment
 from payments.states import PaymentKind
-from tests.factories import UserFactory
+from tests.factories import ArticleDocumentFactory, ArticleFactory, UserFactory
 from tests.members.memberships import (
     join,
     refreshed,
@@ -50,6 +50,9 @@ def test_signed_in_reader_joins_monthly_with_3d_secure_gets_welcome_receipt_and_
     user = UserFactory(email="joiner@example.org")
     client.force_login(user)
     assert not has_member_perks(user)
+    article = ArticleFactory(slug="front-line-diary")
+    ArticleDocumentFactory(article=article, title="The full interview")
+    assert client.get("/api/support-block/front-line-diary").json()["variant"] == "ask"
 
     membership = join(client, amount="10", currency="USD", interval="month", card=CARD_3DS)
 
@@ -63,6 +66,10 @@ def test_signed_in_reader_joins_monthly_with_3d_secure_gets_welcome_receipt_and_
     wait_until(lambda: emails_to(mailoutbox, "joiner@example.org", "receipt"))
     page = client.get(reverse("members:join_welcome", args=[membership.public_id]))
     assert "$10.00" in page.content.decode()
+    # From then on the article API says "member": no ask, the member extras shown.
+    block = client.get("/api/support-block/front-line-diary").json()
+    assert (block["variant"], block["show_asks"]) == ("member", True)
+    assert [d["title"] for d in block["extras"]["documents"]] == ["The full interview"]
 
 
 def test_each_renewal_gives_one_ledger_row_and_one_receipt(
