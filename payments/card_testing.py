@@ -43,6 +43,7 @@ workers) each see the others and the threshold trips when it should.
 import hashlib
 import ipaddress
 import logging
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -319,13 +320,21 @@ def counts_starts_named_by(metadata_key: str) -> Callable[[StartCounter], StartC
 
 
 def count_failed_start(metadata: dict, failure: CardFailure) -> bool:
-    """Count a declined card against the start the Stripe object's metadata names;
-    False when it names none of ours."""
+    """Count a declined card against the start the Stripe object's metadata names (by its
+    public id, a UUID: anything else names nothing of ours); False when it names none."""
     return any(
         counter(metadata[key], failure)
         for key, counter in _start_counters.items()
-        if metadata.get(key)
+        if _is_uuid(metadata.get(key))
     )
+
+
+def _is_uuid(value: object) -> bool:
+    try:
+        uuid.UUID(str(value))
+    except ValueError:
+        return False
+    return bool(value)
 
 
 # --- Gifts (one-time and gift memberships) ---------------------------------------------

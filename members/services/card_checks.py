@@ -1,8 +1,6 @@
 """Card testing on the join and card-update forms: each open card form has a bounded
 number of failed card checks (see payments/card_testing.py)."""
 
-import uuid
-
 from django.conf import settings
 from django.db import transaction
 
@@ -108,10 +106,6 @@ def membership_card_check_failed(public_id: str, failure: card_testing.CardFailu
     """Stripe declined a card on a membership's card form (its SetupIntent, confirmed
     directly with Stripe): counted as in `count_membership_failure`. False for a
     membership we do not have (nothing counted)."""
-    try:
-        uuid.UUID(str(public_id))
-    except ValueError:
-        return False
     membership = Membership.objects.filter(public_id=public_id).first()
     if membership is None:
         return False

@@ -1,7 +1,6 @@
 """One-time donations: from the form, through the card and 3-D Secure, to the money taken."""
 
 import logging
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -346,10 +345,6 @@ def donation_card_check_failed(public_id: str, failure: card_testing.CardFailure
     gift, where it came from, its email or member, and the card; the gift is closed once
     it has used up its attempts or one of those is blocked. False for a gift we do not
     have (nothing counted)."""
-    try:
-        uuid.UUID(str(public_id))
-    except ValueError:
-        return False
     donation = Donation.objects.filter(public_id=public_id).first()
     if donation is None:
         return False
