@@ -5,7 +5,15 @@ from datetime import timedelta
 from django.utils import timezone
 
 from content.models import Article, ArticleDocument
-from tests.factories import ArticleFactory
+from members.states import MembershipKind, MembershipStatus
+from tests.factories import (
+    ArticleFactory,
+    DonorFactory,
+    MembershipFactory,
+    PaidMembershipFactory,
+    PaymentFactory,
+    UserFactory,
+)
 
 
 def article(**fields) -> Article:
@@ -31,3 +39,28 @@ def article_with_extras(**fields) -> Article:
 def scheduled(**fields) -> Article:
     """An article the newsroom will publish tomorrow."""
     return article(published_at=timezone.now() + timedelta(days=1), **fields)
+
+
+# --- Readers in each state the support block tells apart -------------------------------
+
+
+def comp_member():
+    return MembershipFactory(kind=MembershipKind.COMP).user
+
+
+def gift_member():
+    return MembershipFactory(
+        kind=MembershipKind.GIFT, note="", ends_at=timezone.now() + timedelta(days=90)
+    ).user
+
+
+def lapsed_member():
+    return PaidMembershipFactory(
+        status=MembershipStatus.CANCELED, ended_at=timezone.now() - timedelta(days=10)
+    ).user
+
+
+def one_time_donor():
+    user = UserFactory()
+    PaymentFactory(donor=DonorFactory(user=user, email=user.email))
+    return user

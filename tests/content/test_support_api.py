@@ -16,13 +16,16 @@ from openapi_spec_validator import validate as validate_spec
 from content import reader_tokens
 from content.admin import embed_snippet
 from content.api_cache import invalidate_support_cache
-from members.states import MembershipKind, MembershipStatus
-from tests.content.helpers import article, article_with_extras
+from tests.content.helpers import (
+    article,
+    article_with_extras,
+    comp_member,
+    gift_member,
+    lapsed_member,
+    one_time_donor,
+)
 from tests.factories import (
-    DonorFactory,
-    MembershipFactory,
     PaidMembershipFactory,
-    PaymentFactory,
     UserFactory,
 )
 
@@ -68,28 +71,6 @@ def assert_matches_schema(schema: dict, component: str, data: dict) -> None:
 
 def paid_member():
     return PaidMembershipFactory().user
-
-
-def comp_member():
-    return MembershipFactory(kind=MembershipKind.COMP).user
-
-
-def gift_member():
-    return MembershipFactory(
-        kind=MembershipKind.GIFT, note="", ends_at=timezone.now() + timedelta(days=90)
-    ).user
-
-
-def lapsed_member():
-    return PaidMembershipFactory(
-        status=MembershipStatus.CANCELED, ended_at=timezone.now() - timedelta(days=10)
-    ).user
-
-
-def one_time_donor():
-    user = UserFactory()
-    PaymentFactory(donor=DonorFactory(user=user, email=user.email))
-    return user
 
 
 # --- Variants --------------------------------------------------------------------------

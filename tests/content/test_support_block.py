@@ -10,14 +10,18 @@ from django.utils import timezone
 
 from content.models import Campaign, GoalKind
 from content.support import reader_state, support_block
-from members.states import MembershipKind, MembershipStatus
-from tests.content.helpers import article_with_extras
+from members.states import MembershipKind
+from tests.content.helpers import (
+    article_with_extras,
+    comp_member,
+    gift_member,
+    lapsed_member,
+    one_time_donor,
+)
 from tests.factories import (
-    DonorFactory,
     MembershipFactory,
     MembershipLevelFactory,
     PaidMembershipFactory,
-    PaymentFactory,
     UserFactory,
 )
 
@@ -37,32 +41,10 @@ def paid_member():
     return PaidMembershipFactory(level=level, starts_at=timezone.now() - timedelta(days=40)).user
 
 
-def comp_member():
-    return MembershipFactory(kind=MembershipKind.COMP).user
-
-
-def gift_member():
-    return MembershipFactory(
-        kind=MembershipKind.GIFT, note="", ends_at=timezone.now() + timedelta(days=90)
-    ).user
-
-
-def lapsed_member():
-    return PaidMembershipFactory(
-        status=MembershipStatus.CANCELED, ended_at=timezone.now() - timedelta(days=10)
-    ).user
-
-
 def expired_gift_member():
     return MembershipFactory(
         kind=MembershipKind.GIFT, note="", ends_at=timezone.now() - timedelta(days=1)
     ).user
-
-
-def one_time_donor():
-    user = UserFactory()
-    PaymentFactory(donor=DonorFactory(user=user, email=user.email))
-    return user
 
 
 def never_gave():
