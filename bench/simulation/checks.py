@@ -191,6 +191,16 @@ def _receipts(mail: Mailbox) -> Check:
     return check
 
 
+def _emails_per_address(mail: Mailbox, subject_start: str) -> Counter:
+    """How many emails whose subject starts so (any case) each address received."""
+    return Counter(
+        address
+        for message in mail.messages
+        if message.subject.lower().startswith(subject_start)
+        for address in message.to
+    )
+
+
 def _refund_notices(mail: Mailbox) -> Check:
     check = Check("one refund notice email per refund")
     expected = Counter(
@@ -198,11 +208,7 @@ def _refund_notices(mail: Mailbox) -> Check:
             "payment__donor__email", flat=True
         )
     )
-    sent: Counter = Counter()
-    for message in mail.messages:
-        if message.subject.lower().startswith("your refund"):
-            for address in message.to:
-                sent[address] += 1
+    sent = _emails_per_address(mail, "your refund")
     check.checked = sum(expected.values())
     for address in expected.keys() | sent.keys():
         if expected[address] != sent[address]:
@@ -256,11 +262,7 @@ def _welcomes(mail: Mailbox) -> Check:
     welcomed = Counter(
         Membership.objects.filter(welcomed_at__isnull=False).values_list("email", flat=True)
     )
-    sent: Counter = Counter()
-    for message in mail.messages:
-        if message.subject.lower().startswith("welcome"):
-            for address in message.to:
-                sent[address] += 1
+    sent = _emails_per_address(mail, "welcome")
     check.checked = sum(welcomed.values())
     for address in welcomed.keys() | sent.keys():
         if welcomed[address] != sent[address]:
