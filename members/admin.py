@@ -30,7 +30,7 @@ from members.models import (
 )
 from members.privacy_admin import PersonalDataActions
 from members.services import comp, member_webhooks, self_service
-from members.states import MembershipKind, MembershipStatus
+from members.states import CancelReason, MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
 
 
@@ -251,7 +251,9 @@ class MembershipAdmin(admin.ModelAdmin):
         self._each(
             request,
             queryset,
-            lambda membership: self_service.cancel_membership(membership, reason="Staff (admin)"),
+            lambda membership: self_service.cancel_membership(
+                membership, reason="Staff (admin)", category=CancelReason.STAFF
+            ),
             "will end when the paid period does.",
         )
 

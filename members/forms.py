@@ -4,7 +4,7 @@ from django.utils import timezone
 from config.errors import Refused
 from config.forms import no_markup
 from members.services import gifts
-from members.states import GIFT_MONTHS, Interval
+from members.states import GIFT_MONTHS, CancelReason, Interval
 from payments.forms import ContributionForm, DonationForm
 from payments.money import parse_major_amount
 from payments.services.donations import check_amount
@@ -48,6 +48,12 @@ class ChangeMembershipForm(forms.Form):
 
 
 class CancelMembershipForm(forms.Form):
+    category = forms.ChoiceField(
+        choices=[("", "I'd rather not say"), *CancelReason.choices[:-1]],
+        required=False,
+        widget=forms.RadioSelect,
+        label="Why are you leaving?",
+    )
     reason = forms.CharField(
         max_length=500,
         required=False,

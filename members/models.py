@@ -12,10 +12,12 @@ from members.states import (
     GIFT_MONTHS,
     PERK_STATUSES,
     AnnouncedPhase,
+    CancelReason,
     GiftStatus,
     Interval,
     MemberEvent,
     MembershipKind,
+    MembershipOrigin,
     MembershipStatus,
 )
 from payments.currencies import currency_choices
@@ -218,7 +220,16 @@ class Membership(Attribution):
     )
     current_period_end = models.DateTimeField(null=True, blank=True, help_text="Next charge.")
     cancel_at_period_end = models.BooleanField(default=False)
-    cancel_reason = models.CharField(max_length=500, blank=True)
+    cancel_category = models.CharField(
+        "why it was cancelled", max_length=20, choices=CancelReason.choices, blank=True
+    )
+    cancel_reason = models.CharField("in their words", max_length=500, blank=True)
+    origin = models.CharField(
+        max_length=10,
+        choices=MembershipOrigin.choices,
+        default=MembershipOrigin.SITE,
+        help_text="Subscriptions created outside this site are kept but do not count in MRR.",
+    )
     starts_at = models.DateTimeField(default=timezone.now)
     ends_at = models.DateTimeField(
         null=True, blank=True, help_text="Comp and gift memberships: when perks stop."

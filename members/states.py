@@ -35,6 +35,24 @@ class MembershipKind(models.TextChoices):
     GIFT = "gift", "Gift"  # bought by someone else for a fixed time
 
 
+class MembershipOrigin(models.TextChoices):
+    """Who created the Stripe subscription: only ours count towards MRR."""
+
+    SITE = "site", "Joined on this site"
+    STRIPE = "stripe", "Created outside this site (in Stripe)"
+
+
+class CancelReason(models.TextChoices):
+    """Why a member stopped, as they (or staff) chose it: the dashboard groups by it."""
+
+    TOO_EXPENSIVE = "too_expensive", "It costs too much right now"
+    READING_LESS = "reading_less", "I read less than I used to"
+    COVERAGE = "coverage", "I'm unhappy with the coverage"
+    OTHER_WAY = "other_way", "I'll support you another way"
+    OTHER = "other", "Another reason"
+    STAFF = "staff", "Ended by staff"
+
+
 class Interval(models.TextChoices):
     MONTH = "month", "Monthly"
     YEAR = "year", "Yearly"

@@ -347,7 +347,9 @@ def membership_cancel(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         try:
             membership = self_service.cancel_membership(
-                membership, reason=form.cleaned_data["reason"]
+                membership,
+                reason=form.cleaned_data["reason"],
+                category=form.cleaned_data["category"],
             )
         except Refused as exc:
             add_refusal(form, exc)

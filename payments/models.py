@@ -258,6 +258,10 @@ class Payment(Attribution):
             models.Index(fields=["kind", "paid_at"]),
             models.Index(fields=["article_slug", "paid_at"]),
         ]
+        permissions = [
+            ("view_revenue", "Can see the revenue dashboard and figures"),
+            ("export_csv", "Can export lists as CSV"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.money} from {self.donor.email}"
@@ -289,6 +293,13 @@ class Refund(models.Model):
     currency = models.CharField(max_length=3)
     status = models.CharField(max_length=20, choices=RefundStatus.choices)
     reason = models.CharField(max_length=100, blank=True)
+    note = models.CharField(
+        max_length=500, blank=True, help_text="Staff's note on why (kept here, not sent)."
+    )
+    ends_membership = models.BooleanField(
+        default=False,
+        help_text="Staff asked to end the gift membership this payment bought.",
+    )
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         null=True,

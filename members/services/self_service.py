@@ -100,8 +100,11 @@ def change_membership(membership: Membership, *, amount: int, interval: str) -> 
     return _apply(membership, subscription, seen_at=stripe_now())
 
 
-def cancel_membership(membership: Membership, *, reason: str = "") -> Membership:
-    """Stop renewing: perks last until the period paid for ends."""
+def cancel_membership(
+    membership: Membership, *, reason: str = "", category: str = ""
+) -> Membership:
+    """Stop renewing: perks last until the period paid for ends. `category` is one of
+    members.states.CancelReason (the dashboard groups by it); `reason` their own words."""
     membership = _read(membership)
     _require_paid_and_live(membership)
     subscription = gateway.set_cancel_at_period_end(
@@ -110,7 +113,11 @@ def cancel_membership(membership: Membership, *, reason: str = "") -> Membership
         idempotency_key=_change_key(membership, "cancel"),
     )
     return _apply(
-        membership, subscription, seen_at=stripe_now(), cancel_reason=reason.strip()[:500]
+        membership,
+        subscription,
+        seen_at=stripe_now(),
+        cancel_reason=reason.strip()[:500],
+        cancel_category=category,
     )
 
 
@@ -123,7 +130,9 @@ def resume_membership(membership: Membership) -> Membership:
         False,
         idempotency_key=_change_key(membership, "resume"),
     )
-    return _apply(membership, subscription, seen_at=stripe_now(), cancel_reason="")
+    return _apply(
+        membership, subscription, seen_at=stripe_now(), cancel_reason="", cancel_category=""
+    )
 
 
 def end_membership_now(membership: Membership) -> Membership:

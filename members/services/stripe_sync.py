@@ -20,6 +20,7 @@ from members.states import (
     MEMBERSHIP,
     MemberEvent,
     MembershipKind,
+    MembershipOrigin,
     MembershipStatus,
 )
 from payments import stripe_gateway as gateway
@@ -141,6 +142,7 @@ def _membership_from_stripe(subscription: gateway.SubscriptionInfo, donor: Donor
         "currency": subscription.currency,
         "interval": subscription.interval,
         "stripe_subscription_id": subscription.id,
+        "origin": MembershipOrigin.STRIPE,
     }
     for user in dict.fromkeys([donor.user, None]):
         try:
