@@ -53,7 +53,7 @@ ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", f"{urlsplit(SITE_URL).hostname},localho
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", SITE_URL)
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.PatronageAdminConfig",  # Django's admin with the revenue dashboard
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",

@@ -6,8 +6,6 @@ from config import views
 
 # Staff sign in through allauth too, so its rate limits guard the admin.
 admin.site.login = secure_admin_login(admin.site.login)
-admin.site.site_header = "Patronage"
-admin.site.site_title = "Patronage admin"
 
 urlpatterns = [
     path("", views.home, name="home"),
