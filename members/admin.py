@@ -7,15 +7,25 @@ from itertools import chain
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.options import ShowFacets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, Q
 from django.http import HttpRequest, StreamingHttpResponse
 from django.template.response import TemplateResponse
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.html import format_html
 
-from config.admin_base import ReadOnlyAdmin
+from config.admin_base import (
+    CsvColumn,
+    CsvExportMixin,
+    DateRangeFilter,
+    Echo,
+    ReadOnlyAdmin,
+    StripeIdSearchMixin,
+    spreadsheet_safe,
+)
 from config.errors import Refused
 from members import privacy, selectors
 from members.models import (
@@ -30,8 +40,23 @@ from members.models import (
 )
 from members.privacy_admin import PersonalDataActions
 from members.services import comp, member_webhooks, self_service
-from members.states import CancelReason, MembershipKind, MembershipStatus
+from members.states import (
+    PERK_STATUSES,
+    CancelReason,
+    MembershipKind,
+    MembershipOrigin,
+    MembershipStatus,
+)
 from payments import stripe_gateway as gateway
+from payments.admin import (
+    ArticleFilter,
+    CampaignFilter,
+    CurrencyFilter,
+    lines,
+    money_column,
+    short_time,
+    stripe_link,
+)
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -143,18 +168,24 @@ MEMBERSHIP_FIELDS = [
     "user",
     "donor",
     "kind",
+    "origin",
     "status",
     "level",
     "amount_display",
     "interval",
     "current_period_end",
     "cancel_at_period_end",
+    "cancel_category",
     "cancel_reason",
     "starts_at",
     "ends_at",
     "ended_at",
     "stripe_subscription_id",
+    "subscription_link",
+    "customer_link",
     "stripe_synced_at",
+    "article_slug",
+    "campaign",
     "granted_by",
     "note",
     "created_at",
@@ -167,31 +198,141 @@ EDITABLE_FIELDS = {
 }
 
 
-@admin.register(Membership)
-class MembershipAdmin(admin.ModelAdmin):
-    """Every membership. "Add" grants a complimentary one; paid ones only come from Stripe."""
+# The statuses of a membership that has ended (for good).
+ENDED_STATUSES = (MembershipStatus.CANCELED, MembershipStatus.EXPIRED)
 
+
+class CountedFilter(admin.SimpleListFilter):
+    """`?counted=active`: the members the dashboard counts as active: paid, joined on this
+    site (not a subscription made in Stripe), and active, trialing or past due."""
+
+    title = "counted as"
+    parameter_name = "counted"
+
+    def lookups(self, request, model_admin):
+        return [("active", "Active paying member")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "active":
+            return queryset.filter(
+                kind=MembershipKind.PAID,
+                origin=MembershipOrigin.SITE,
+                status__in=PERK_STATUSES,
+            )
+        return queryset
+
+
+@admin.register(Membership)
+class MembershipAdmin(CsvExportMixin, StripeIdSearchMixin, admin.ModelAdmin):
+    """Every membership. "Add" grants a complimentary one; paid ones only come from Stripe.
+    Filters take the parameters the revenue dashboard links with (see the README)."""
+
+    change_list_template = "admin/patronage/change_list.html"
     list_display = [
         "email",
-        "kind",
-        "status",
+        "kind_cell",
+        "status_cell",
         "level",
         "amount_display",
-        "interval",
-        "current_period_end",
-        "ends_at",
-        "cancel_at_period_end",
+        "started",
+        "period_cell",
+        "stripe",
     ]
-    list_filter = ["kind", "status", "interval", "currency", "level"]
-    search_fields = ["email", "stripe_subscription_id"]
-    list_select_related = ["level"]
+    list_filter = [
+        CountedFilter,
+        "kind",
+        "status",
+        "origin",
+        ("currency", CurrencyFilter),
+        "interval",
+        "level",
+        "cancel_category",
+        ("starts_at", DateRangeFilter),
+        ("ended_at", DateRangeFilter),
+        ArticleFilter,
+        CampaignFilter,
+    ]
+    search_fields = ["email", "user__display_name", "donor__name"]
+    search_help_text = "Email or name, or a Stripe id (sub_, cus_)."
+    stripe_id_search = {
+        "sub_": ["stripe_subscription_id"],
+        "cus_": ["donor__stripe_customer_id"],
+    }
+    list_select_related = ["level", "donor"]
     show_full_result_count = False
-    date_hierarchy = "created_at"
+    show_facets = ShowFacets.NEVER
     actions = ["end_now", "cancel_at_end"]
+    csv_columns = [
+        CsvColumn("created_at", "created_at"),
+        CsvColumn("email", "email"),
+        CsvColumn("kind", "kind"),
+        CsvColumn("origin", "origin"),
+        CsvColumn("status", "status"),
+        CsvColumn("level", "level__name"),
+        CsvColumn("currency", "currency"),
+        money_column("amount", "amount"),
+        CsvColumn("interval", "interval"),
+        CsvColumn("starts_at", "starts_at"),
+        CsvColumn("current_period_end", "current_period_end"),
+        CsvColumn("cancel_at_period_end", "cancel_at_period_end"),
+        CsvColumn("cancel_category", "cancel_category"),
+        CsvColumn("ends_at", "ends_at"),
+        CsvColumn("ended_at", "ended_at"),
+        CsvColumn("article", "article_slug"),
+        CsvColumn("campaign", "campaign"),
+        CsvColumn("stripe_subscription", "stripe_subscription_id"),
+        CsvColumn("stripe_customer", "donor__stripe_customer_id"),
+    ]
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    @admin.display(description="Kind", ordering="kind")
+    def kind_cell(self, obj: Membership) -> str:
+        outside = "made in Stripe" if obj.origin == MembershipOrigin.STRIPE else ""
+        return lines(obj.get_kind_display(), outside)
+
+    @admin.display(description="Status", ordering="status")
+    def status_cell(self, obj: Membership) -> str:
+        ending = ""
+        if obj.cancel_at_period_end and obj.status not in ENDED_STATUSES:
+            ending = format_html('<strong class="flag">{}</strong>', "ends at period end")
+        return lines(obj.get_status_display(), ending)
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj: Membership) -> str:
-        return str(obj.money) if obj.money else "—"
+        if not obj.money:
+            return "—"
+        return f"{obj.money} / {obj.interval}" if obj.interval else str(obj.money)
+
+    @admin.display(description="Started", ordering="starts_at")
+    def started(self, obj: Membership) -> str:
+        return short_time(obj.starts_at)
+
+    @admin.display(description="Renews or ends")
+    def period_cell(self, obj: Membership) -> str:
+        if obj.ended_at:
+            return lines("ended", short_time(obj.ended_at))
+        if obj.ends_at:
+            return lines("ends", short_time(obj.ends_at))
+        if obj.current_period_end:
+            word = "ends" if obj.cancel_at_period_end else "renews"
+            return lines(word, short_time(obj.current_period_end))
+        return "—"
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Membership) -> str:
+        return stripe_link("subscription", obj.stripe_subscription_id)
+
+    @admin.display(description="Subscription in Stripe")
+    def subscription_link(self, obj: Membership) -> str:
+        subscription = obj.stripe_subscription_id
+        return stripe_link("subscription", subscription, subscription or "")
+
+    @admin.display(description="Customer in Stripe")
+    def customer_link(self, obj: Membership) -> str:
+        customer = obj.donor.stripe_customer_id if obj.donor else None
+        return stripe_link("customer", customer, customer or "")
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False  # memberships are history: end them instead
@@ -259,41 +400,89 @@ class MembershipAdmin(admin.ModelAdmin):
 
 
 @admin.register(GiftMembership)
-class GiftMembershipAdmin(ReadOnlyAdmin):
+class GiftMembershipAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+    """Gift memberships: who gave, to whom, for how long, and where each stands."""
+
+    change_list_template = "admin/patronage/change_list.html"
     list_display = [
-        "created_at",
-        "recipient_email",
+        "created",
+        "recipient",
         "giver_email",
         "months",
-        "send_on",
+        "paid_display",
         "status",
-        "sent_at",
-        "claimed_at",
+        "dates_cell",
+        "stripe",
     ]
-    list_filter = ["status", "months"]
-    search_fields = ["recipient_email", "donation__donor__email"]
+    list_display_links = ["created"]
+    list_filter = [
+        ("created_at", DateRangeFilter),
+        "status",
+        "months",
+        ArticleFilter,
+        CampaignFilter,
+    ]
+    search_fields = ["recipient_email", "recipient_name", "giver_name", "donation__donor__email"]
+    search_help_text = "An email or name (giver or recipient), or a Stripe id (pi_)."
+    stripe_id_search = {"pi_": ["donation__stripe_payment_intent_id"]}
     list_select_related = ["donation__donor"]
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER
     exclude = ["claim_token"]  # the recipient's secret link
+    readonly_fields = ["paid_display", "payment_link"]
+    csv_name = "gift-memberships"
+    csv_columns = [
+        CsvColumn("created_at", "created_at"),
+        CsvColumn("giver_email", "donation__donor__email"),
+        CsvColumn("giver_name", "giver_name"),
+        CsvColumn("recipient_email", "recipient_email"),
+        CsvColumn("recipient_name", "recipient_name"),
+        CsvColumn("months", "months"),
+        CsvColumn("status", "status"),
+        CsvColumn("currency", "donation__currency"),
+        money_column("amount", "donation__amount", "donation__currency"),
+        money_column("fee_cover", "donation__fee_cover", "donation__currency"),
+        CsvColumn("send_on", "send_on"),
+        CsvColumn("sent_at", "sent_at"),
+        CsvColumn("claimed_at", "claimed_at"),
+        CsvColumn("article", "article_slug"),
+        CsvColumn("campaign", "campaign"),
+        CsvColumn("stripe_payment_intent", "donation__stripe_payment_intent_id"),
+    ]
+
+    @admin.display(description="Bought", ordering="created_at")
+    def created(self, obj: GiftMembership) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="For", ordering="recipient_email")
+    def recipient(self, obj: GiftMembership) -> str:
+        return lines(obj.recipient_email, obj.recipient_name)
 
     @admin.display(description="From", ordering="donation__donor__email")
     def giver_email(self, obj: GiftMembership) -> str:
         return obj.donation.donor.email
 
+    @admin.display(description="Paid")
+    def paid_display(self, obj: GiftMembership) -> str:
+        return str(obj.donation.total)
+
+    @admin.display(description="Send on, claimed")
+    def dates_cell(self, obj: GiftMembership) -> str:
+        send_on = date_format(obj.send_on, "j M Y")
+        claimed = f"claimed {short_time(obj.claimed_at)}" if obj.claimed_at else ""
+        return lines(send_on, claimed)
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: GiftMembership) -> str:
+        return stripe_link("payment", obj.donation.stripe_payment_intent_id)
+
+    @admin.display(description="Payment in Stripe")
+    def payment_link(self, obj: GiftMembership) -> str:
+        intent = obj.donation.stripe_payment_intent_id
+        return stripe_link("payment", intent, intent or "")
+
 
 # --- Newsletters ---------------------------------------------------------------------------
-
-
-class _Echo:
-    """A file-like object csv.writer writes a row to, handing the row back (streaming)."""
-
-    def write(self, value: str) -> str:
-        return value
-
-
-def spreadsheet_safe(value: str) -> str:
-    """A name a spreadsheet will not run as a formula (=, +, -, @ first: quoted)."""
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
 @admin.register(Newsletter)
@@ -328,7 +517,7 @@ class NewsletterAdmin(admin.ModelAdmin):
             self.message_user(request, "Export one newsletter at a time.", messages.WARNING)
             return None
         (newsletter,) = chosen
-        writer = csv.writer(_Echo())
+        writer = csv.writer(Echo())
         rows = (
             [s.email, spreadsheet_safe(s.name), s.since.isoformat()]
             for s in selectors.newsletter_subscribers(newsletter)

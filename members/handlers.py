@@ -1,6 +1,7 @@
 """members' Stripe event handlers (subscriptions and their invoices), and what members
 plugs into payments: the card checks of membership forms, the recorder of paid
-invoices, and gift memberships following their one-time payment.
+invoices, and gift memberships following their one-time payment (paid, declined,
+refunded).
 
 Registered when the app is ready (apps.py); payments never imports this module.
 """
@@ -10,7 +11,7 @@ from django.dispatch import receiver
 from members.services import card_checks, gifts, stripe_sync
 from payments import card_testing, signals
 from payments import stripe_gateway as gateway
-from payments.models import StripeEvent
+from payments.models import Payment, Refund, StripeEvent
 from payments.services import ledger
 from payments.services.inbox import stripe_event
 from payments.states import PaymentKind
@@ -66,3 +67,13 @@ def gift_membership_paid(sender, donation_id: str, kind: str, **kwargs) -> None:
 def gift_membership_payment_failed(sender, donation_id: str, kind: str, **kwargs) -> None:
     if kind == PaymentKind.GIFT:
         gifts.gift_payment_failed(donation_id)
+
+
+@receiver(signals.payment_refunded)
+def gift_membership_refunded(sender, payment: Payment, refund: Refund, **kwargs) -> None:
+    """A gift membership ends when its payment is refunded in full, or in part when staff
+    chose to end it with the refund."""
+    if payment.kind != PaymentKind.GIFT or payment.donation_id is None:
+        return
+    if payment.amount_refunded >= payment.amount or refund.ends_membership:
+        gifts.end_refunded_gift(payment.donation_id)

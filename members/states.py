@@ -64,6 +64,7 @@ class GiftStatus(models.TextChoices):
     SENT = "sent", "Sent"  # the recipient has the claim link
     CLAIMED = "claimed", "Claimed"
     FAILED = "failed", "Failed"  # the card was declined
+    REFUNDED = "refunded", "Refunded"  # its payment was refunded: the gift has ended
 
 
 M, G = MembershipStatus, GiftStatus
@@ -85,9 +86,10 @@ GIFT = StateMachine(
     {
         G.AWAITING_PAYMENT: {G.PAID, G.FAILED},
         G.FAILED: {G.AWAITING_PAYMENT, G.PAID},
-        G.PAID: {G.SENT, G.CLAIMED},
-        G.SENT: {G.CLAIMED},
-        G.CLAIMED: set(),
+        G.PAID: {G.SENT, G.CLAIMED, G.REFUNDED},
+        G.SENT: {G.CLAIMED, G.REFUNDED},
+        G.CLAIMED: {G.REFUNDED},
+        G.REFUNDED: set(),
     },
     name="GIFT",
 )

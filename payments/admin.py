@@ -1,22 +1,36 @@
 """Staff views of money: the ledger (read-only), refunds, disputes and the webhook inbox."""
 
 import uuid
+from urllib.parse import urlencode
 
 from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
-from django.db.models import Exists, OuterRef
+from django.contrib.admin.options import ShowFacets
+from django.db.models import Count, Exists, F, OuterRef, Sum
+from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
-from config.admin_base import ReadOnlyAdmin, ReadOnlyInline
+from config.admin_base import (
+    CsvColumn,
+    CsvExportMixin,
+    DateRangeFilter,
+    ListTotalsMixin,
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    StripeIdSearchMixin,
+    TextFilter,
+    Totals,
+)
 from config.errors import Refused
 from payments import card_testing
+from payments.currencies import offered_currencies
 from payments.models import (
     CardCheckFailure,
     CardTestingBlock,
@@ -31,8 +45,185 @@ from payments.models import (
 )
 from payments.money import Money, parse_major_amount
 from payments.services import inbox, refunds
-from payments.states import CLOSED_DISPUTE_STATUSES
+from payments.states import CLOSED_DISPUTE_STATUSES, PaymentKind, RefundStatus
+from payments.stripe_gateway import dashboard_url
 from payments.tasks import send_receipt
+
+# --- What the money lists share (members' admin uses these too) ---------------------------
+
+
+def money_or_dash(amount: int | None, currency: str | None) -> str:
+    """`$15.00`, or a dash where there is no amount (a fee not known yet, a comp)."""
+    return str(Money(amount, currency)) if amount is not None and currency else "—"
+
+
+def short_time(moment) -> str:
+    """`26 Nov 2026 14:03`, local time: one short line in a list."""
+    return date_format(timezone.localtime(moment), "j M Y H:i") if moment else "—"
+
+
+def stripe_link(kind: str, stripe_id: str | None, label: str = "Stripe ↗") -> str:
+    """The object's page in Stripe's dashboard, in a new tab; a dash without an id."""
+    url = dashboard_url(kind, stripe_id)
+    if url is None:
+        return "—"
+    return format_html(
+        '<a href="{}" target="_blank" rel="noopener" title="{} in Stripe">{}</a>',
+        url,
+        stripe_id,
+        label,
+    )
+
+
+def lines(*parts) -> str:
+    """Short lines in one table cell (empty parts left out)."""
+    return format_html_join("", '<span class="cell-line">{}</span>', ((p,) for p in parts if p))
+
+
+def attribution_cell(obj) -> str:
+    """The article and campaign as one cell, each a link to the list filtered by it."""
+    parts = []
+    if obj.article_slug:
+        parts.append(
+            format_html(
+                '<a href="?{}">{}</a>', urlencode({"article": obj.article_slug}), obj.article_slug
+            )
+        )
+    if obj.campaign:
+        parts.append(
+            format_html(
+                '<a href="?{}" class="muted">{}</a>',
+                urlencode({"campaign": obj.campaign}),
+                obj.campaign,
+            )
+        )
+    return lines(*parts) if parts else "—"
+
+
+def money_csv_cell(currency_lookup: str = "currency"):
+    """A CSV cell in major units, as a spreadsheet reads a number: "15.00" (JPY "1500")."""
+
+    def cell(value, row: dict) -> str:
+        if value is None or not row[currency_lookup]:
+            return ""
+        return str(Money(int(value), row[currency_lookup]).as_decimal())
+
+    return cell
+
+
+def money_column(header: str, lookup: str, currency_lookup: str = "currency") -> CsvColumn:
+    return CsvColumn(header, lookup, money_csv_cell(currency_lookup), needs=(currency_lookup,))
+
+
+class CurrencyFilter(admin.FieldListFilter):
+    """`<field>__exact=USD`: the offered currencies (and the one asked for), listed
+    without the DISTINCT scan Django's default filter runs over the whole table."""
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_kwarg = f"{field_path}__exact"
+        given = params.pop(self.lookup_kwarg, None)
+        given = given[-1] if isinstance(given, list) else given
+        self.code = (given or "").strip().upper() or None
+        super().__init__(field, request, params, model, model_admin, field_path)
+        if self.code:
+            self.used_parameters[self.lookup_kwarg] = self.code
+
+    def expected_parameters(self) -> list[str]:
+        return [self.lookup_kwarg]
+
+    def has_output(self) -> bool:
+        return True
+
+    def queryset(self, request, queryset):
+        return queryset.filter(**{self.field_path: self.code}) if self.code else queryset
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.code is None,
+            "query_string": changelist.get_query_string(remove=[self.lookup_kwarg]),
+            "display": "All",
+        }
+        codes = list(offered_currencies())
+        if self.code and self.code not in codes:
+            codes.append(self.code)
+        for code in codes:
+            yield {
+                "selected": self.code == code,
+                "query_string": changelist.get_query_string({self.lookup_kwarg: code}),
+                "display": code,
+            }
+
+
+class ArticleFilter(TextFilter):
+    """`?article=<slug>`; `?article=` for rows that came from no article."""
+
+    title = "article"
+    parameter_name = "article"
+    field = "article_slug"
+    none_label = "No article"
+
+
+class CampaignFilter(TextFilter):
+    """`?campaign=<slug>`; `?campaign=` for rows that named no campaign."""
+
+    title = "campaign"
+    parameter_name = "campaign"
+    field = "campaign"
+    none_label = "No campaign"
+
+
+def per_currency_totals(queryset, **sums: str) -> list[dict]:
+    """One aggregate query over the rows, grouped by currency (never mixed)."""
+    return list(
+        queryset.order_by()
+        .values("currency")
+        .annotate(count=Count("pk"), **{name: Coalesce(Sum(f), 0) for name, f in sums.items()})
+        .order_by("currency")
+    )
+
+
+class RefundedFilter(admin.SimpleListFilter):
+    title = "refunded"
+    parameter_name = "refunded"
+
+    def lookups(self, request, model_admin):
+        return [
+            ("yes", "Refunded (any)"),
+            ("partly", "Partly"),
+            ("fully", "Fully"),
+            ("no", "Not refunded"),
+        ]
+
+    def queryset(self, request, queryset):
+        match self.value():
+            case "yes":
+                return queryset.filter(amount_refunded__gt=0)
+            case "partly":
+                return queryset.filter(amount_refunded__gt=0, amount_refunded__lt=F("amount"))
+            case "fully":
+                return queryset.filter(amount_refunded=F("amount"))
+            case "no":
+                return queryset.filter(amount_refunded=0)
+        return queryset
+
+
+class DisputedFilter(admin.SimpleListFilter):
+    title = "disputed"
+    parameter_name = "disputed"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Disputed (any)"), ("open", "Open dispute"), ("no", "Never disputed")]
+
+    def queryset(self, request, queryset):
+        disputes = Dispute.objects.filter(payment=OuterRef("pk"))
+        match self.value():
+            case "yes":
+                return queryset.filter(Exists(disputes))
+            case "open":
+                return queryset.filter(Exists(disputes.exclude(status__in=CLOSED_DISPUTE_STATUSES)))
+            case "no":
+                return queryset.filter(~Exists(disputes))
+        return queryset
 
 
 @admin.register(SuggestedAmount)
@@ -42,53 +233,253 @@ class SuggestedAmountAdmin(admin.ModelAdmin):
     list_filter = ["currency"]
 
 
+class HasAccountFilter(admin.SimpleListFilter):
+    title = "account"
+    parameter_name = "account"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has an account"), ("no", "Guest")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(user__isnull=self.value() == "no")
+        return queryset
+
+
 @admin.register(Donor)
-class DonorAdmin(ReadOnlyAdmin):
+class DonorAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
     """Donors. members/privacy_admin.py registers it again with the data-protection
     actions (export, erase), which reach memberships and gift memberships too."""
 
-    list_display = ["email", "name", "user", "stripe_customer_id", "created_at"]
-    search_fields = ["email", "name", "stripe_customer_id"]
+    change_list_template = "admin/patronage/change_list.html"
+    list_display = ["email", "name", "user", "stripe", "created"]
+    list_filter = [("created_at", DateRangeFilter), HasAccountFilter]
+    search_fields = ["email", "name"]
+    search_help_text = "Email or name, or a Stripe customer id (cus_)."
+    stripe_id_search = {"cus_": ["stripe_customer_id"]}
     list_select_related = ["user"]
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    fields = ["email", "name", "user", "customer_link", "created_at"]
+    readonly_fields = fields
+    csv_columns = [
+        CsvColumn("email", "email"),
+        CsvColumn("name", "name"),
+        CsvColumn("account", "user__email"),
+        CsvColumn("stripe_customer", "stripe_customer_id"),
+        CsvColumn("created_at", "created_at"),
+    ]
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Donor) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Donor) -> str:
+        return stripe_link("customer", obj.stripe_customer_id)
+
+    @admin.display(description="Stripe customer")
+    def customer_link(self, obj: Donor) -> str:
+        return stripe_link("customer", obj.stripe_customer_id, obj.stripe_customer_id or "")
 
 
 @admin.register(Donation)
-class DonationAdmin(ReadOnlyAdmin):
+class DonationAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
     """Every one-time gift started on the page, paid or not (the ledger has the paid ones)."""
 
-    list_display = ["created_at", "donor", "total_display", "status", "attempts", "article_slug"]
-    list_filter = ["status", "currency", "created_at"]
-    search_fields = ["donor__email", "stripe_payment_intent_id", "public_id"]
+    change_list_template = "admin/patronage/change_list.html"
+    list_display = [
+        "created",
+        "donor_cell",
+        "total_display",
+        "kind",
+        "status",
+        "attribution",
+        "stripe",
+    ]
+    list_display_links = ["created"]
+    list_filter = [
+        ("created_at", DateRangeFilter),
+        "status",
+        ("currency", CurrencyFilter),
+        "kind",
+        ArticleFilter,
+        CampaignFilter,
+    ]
+    search_fields = ["donor__email", "donor__name", "name", "=public_id"]
+    search_help_text = "Email or name, the gift's id, or a Stripe id (pi_, cus_)."
+    stripe_id_search = {
+        "pi_": ["stripe_payment_intent_id"],
+        "seti_": ["stripe_setup_intent_id"],
+        "cus_": ["donor__stripe_customer_id"],
+    }
     list_select_related = ["donor"]
-    date_hierarchy = "created_at"
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "public_id",
+                    "donor",
+                    "name",
+                    "user",
+                    "kind",
+                    "status",
+                    "amount_display",
+                    "fee_cover_display",
+                    "total_display",
+                    "attempts",
+                    "card_failures",
+                    "last_error",
+                    "client_ip",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+        ("In Stripe", {"fields": ["payment_link"]}),
+        ("Where it came from", {"fields": Donation.ATTRIBUTION_FIELDS}),
+    ]
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+    csv_name = "donations"
+    csv_columns = [
+        CsvColumn("created_at", "created_at"),
+        CsvColumn("id", "public_id"),
+        CsvColumn("email", "donor__email"),
+        CsvColumn("name", "name"),
+        CsvColumn("kind", "kind"),
+        CsvColumn("status", "status"),
+        CsvColumn("currency", "currency"),
+        money_column("amount", "amount"),
+        money_column("fee_cover", "fee_cover"),
+        CsvColumn("attempts", "attempts"),
+        CsvColumn("article", "article_slug"),
+        CsvColumn("campaign", "campaign"),
+        CsvColumn("utm_source", "utm_source"),
+        CsvColumn("utm_medium", "utm_medium"),
+        CsvColumn("utm_campaign", "utm_campaign"),
+        CsvColumn("stripe_payment_intent", "stripe_payment_intent_id"),
+    ]
 
-    @admin.display(description="Total")
+    def list_totals(self, queryset) -> Totals:
+        rows = per_currency_totals(queryset, gifts="amount", fee_cover="fee_cover")
+        return Totals(
+            caption="Totals of the gifts listed (every page, whatever their status: filter "
+            "by status Succeeded for money taken), per currency.",
+            headers=["Currency", "Gifts", "Amount", "Fee cover", "Total"],
+            rows=[
+                [
+                    row["currency"],
+                    f"{row['count']:,}",
+                    str(Money(row["gifts"], row["currency"])),
+                    str(Money(row["fee_cover"], row["currency"])),
+                    str(Money(row["gifts"] + row["fee_cover"], row["currency"])),
+                ]
+                for row in rows
+            ],
+        )
+
+    @admin.display(description="Started", ordering="created_at")
+    def created(self, obj: Donation) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="Donor", ordering="donor__email")
+    def donor_cell(self, obj: Donation) -> str:
+        return lines(obj.donor.email, obj.name)
+
+    @admin.display(description="Amount")
+    def amount_display(self, obj: Donation) -> str:
+        return str(Money(obj.amount, obj.currency))
+
+    @admin.display(description="Fee cover")
+    def fee_cover_display(self, obj: Donation) -> str:
+        return str(Money(obj.fee_cover, obj.currency)) if obj.fee_cover else "—"
+
+    @admin.display(description="Total", ordering="amount")
     def total_display(self, obj: Donation) -> str:
         return str(obj.total)
+
+    @admin.display(description="Article / campaign", ordering="article_slug")
+    def attribution(self, obj: Donation) -> str:
+        return attribution_cell(obj)
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Donation) -> str:
+        return stripe_link("payment", obj.stripe_payment_intent_id)
+
+    @admin.display(description="Payment in Stripe")
+    def payment_link(self, obj: Donation) -> str:
+        intent = obj.stripe_payment_intent_id
+        return stripe_link("payment", intent, intent or "")
 
 
 class RefundInline(ReadOnlyInline):
     model = Refund
-    fields = ["stripe_refund_id", "amount", "currency", "status", "requested_by", "created_at"]
+    fields = ["refund_link", "amount_display", "status", "reason", "requested_by", "created_at"]
     readonly_fields = fields
+
+    @admin.display(description="Refund")
+    def refund_link(self, obj: Refund) -> str:
+        return stripe_link("refund", obj.stripe_refund_id, obj.stripe_refund_id)
+
+    @admin.display(description="Amount")
+    def amount_display(self, obj: Refund) -> str:
+        return str(Money(obj.amount, obj.currency))
 
 
 class DisputeInline(ReadOnlyInline):
     model = Dispute
-    fields = ["stripe_dispute_id", "amount", "currency", "reason", "status", "opened_at"]
+    fields = ["dispute_link", "amount_display", "reason", "status", "opened_at"]
     readonly_fields = fields
+
+    @admin.display(description="Dispute")
+    def dispute_link(self, obj: Dispute) -> str:
+        return stripe_link("dispute", obj.stripe_dispute_id, obj.stripe_dispute_id)
+
+    @admin.display(description="Amount")
+    def amount_display(self, obj: Dispute) -> str:
+        return str(Money(obj.amount, obj.currency))
 
 
 class RefundForm(forms.Form):
     amount = forms.CharField(max_length=20, help_text="In the payment's currency, e.g. 5 or 5.50.")
+    reason = forms.ChoiceField(
+        choices=refunds.RefundReason.choices,
+        initial=refunds.RefundReason.REQUESTED_BY_CUSTOMER,
+        help_text="Sent to Stripe with the refund.",
+    )
+    note = forms.CharField(
+        max_length=500,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text="Why, in your words: kept here for the team, not sent to Stripe or the donor.",
+    )
+    # Gift payments only: a full refund always ends the gift membership; a partial one
+    # ends it only if staff say so (a decision, not a default).
+    end_gift = forms.TypedChoiceField(
+        label="Also end the gift membership",
+        choices=[("yes", "Yes: end the gift membership now"), ("no", "No: it carries on")],
+        coerce=lambda value: value == "yes",
+        widget=forms.RadioSelect,
+        required=False,
+        help_text="For a partial refund. A full refund always ends the gift membership "
+        "(and the recipient's membership, if claimed).",
+    )
     # One per rendered form: a double submission refunds once.
     request_key = forms.UUIDField(widget=forms.HiddenInput)
 
-    def __init__(self, *args, payment: Payment, **kwargs) -> None:
+    def __init__(self, *args, payment: Payment, refundable: int, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.payment = payment
+        self.refundable = refundable  # neither refunded nor asked for already
+        if not self.is_gift:
+            del self.fields["end_gift"]
+
+    @property
+    def is_gift(self) -> bool:
+        return self.payment.kind == PaymentKind.GIFT
 
     def clean_amount(self) -> int:
         try:
@@ -96,46 +487,200 @@ class RefundForm(forms.Form):
         except ValueError as exc:
             raise forms.ValidationError(str(exc)) from exc
 
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        amount = cleaned.get("amount")
+        if not self.is_gift or amount is None:
+            return cleaned
+        if amount >= self.refundable:
+            cleaned["end_gift"] = True  # a full refund ends the gift
+        elif cleaned.get("end_gift") in (None, ""):
+            self.add_error("end_gift", "A partial refund: choose whether the gift membership ends.")
+        return cleaned
+
 
 @admin.register(Payment)
-class PaymentAdmin(ReadOnlyAdmin):
-    """The ledger: one row per successful charge."""
+class PaymentAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+    """The ledger: one row per successful charge. Filters take the parameters the revenue
+    dashboard links with (paid_at__gte/__lt, currency__exact, kind__exact, article,
+    campaign, refunded, disputed); staff with `payments.view_revenue` see the totals of
+    the filtered rows, per currency."""
 
+    change_list_template = "admin/patronage/change_list.html"
     list_display = [
-        "paid_at",
-        "donor",
+        "paid",
+        "donor_cell",
         "amount_display",
-        "refunded_display",
+        "net_display",
+        "refunds_disputes",
         "kind",
-        "article_slug",
-        "campaign",
-        "disputed",
+        "attribution",
+        "stripe",
     ]
-    list_filter = ["kind", "currency", "paid_at"]
-    search_fields = ["donor__email", "stripe_payment_intent_id", "stripe_charge_id"]
+    list_display_links = ["paid"]
+    list_filter = [
+        ("paid_at", DateRangeFilter),
+        ("currency", CurrencyFilter),
+        "kind",
+        RefundedFilter,
+        DisputedFilter,
+        ArticleFilter,
+        CampaignFilter,
+    ]
+    search_fields = ["donor__email", "donor__name"]
+    search_help_text = "Email or name, or a Stripe id (pi_, ch_, in_, cus_)."
+    stripe_id_search = {
+        "pi_": ["stripe_payment_intent_id"],
+        "ch_": ["stripe_charge_id"],
+        "py_": ["stripe_charge_id"],
+        "in_": ["stripe_invoice_id"],
+        "cus_": ["donor__stripe_customer_id"],
+    }
     list_select_related = ["donor"]
-    date_hierarchy = "paid_at"
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER
     inlines = [RefundInline, DisputeInline]
     actions = ["resend_receipts"]
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "donor",
+                    "donor_name",
+                    "kind",
+                    "amount_display",
+                    "fee_display",
+                    "net_display",
+                    "refunded_display",
+                    "donation",
+                    "paid_at",
+                    "created_at",
+                ]
+            },
+        ),
+        ("In Stripe", {"fields": ["payment_link", "charge_link", "invoice_link", "customer_link"]}),
+        ("Where it came from", {"fields": Payment.ATTRIBUTION_FIELDS}),
+    ]
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+    csv_name = "ledger"
+    csv_columns = [
+        CsvColumn("paid_at", "paid_at"),
+        CsvColumn("id", "pk"),
+        CsvColumn("email", "donor__email"),
+        CsvColumn("name", "donor__name"),
+        CsvColumn("kind", "kind"),
+        CsvColumn("currency", "currency"),
+        money_column("amount", "amount"),
+        money_column("fee", "fee"),
+        money_column("net", "net"),
+        money_column("refunded", "amount_refunded"),
+        CsvColumn("open_dispute", "has_open_dispute"),
+        CsvColumn("article", "article_slug"),
+        CsvColumn("campaign", "campaign"),
+        CsvColumn("utm_source", "utm_source"),
+        CsvColumn("utm_medium", "utm_medium"),
+        CsvColumn("utm_campaign", "utm_campaign"),
+        CsvColumn("stripe_payment_intent", "stripe_payment_intent_id"),
+        CsvColumn("stripe_charge", "stripe_charge_id"),
+        CsvColumn("stripe_invoice", "stripe_invoice_id"),
+        CsvColumn("stripe_customer", "donor__stripe_customer_id"),
+    ]
 
     def get_queryset(self, request: HttpRequest):
-        open_disputes = Dispute.objects.filter(payment=OuterRef("pk")).exclude(
-            status__in=CLOSED_DISPUTE_STATUSES
+        disputes = Dispute.objects.filter(payment=OuterRef("pk"))
+        open_disputes = disputes.exclude(status__in=CLOSED_DISPUTE_STATUSES)
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(has_dispute=Exists(disputes), has_open_dispute=Exists(open_disputes))
         )
-        return super().get_queryset(request).annotate(has_open_dispute=Exists(open_disputes))
+
+    def list_totals(self, queryset) -> Totals:
+        rows = per_currency_totals(queryset, gross="amount", refunded="amount_refunded", fees="fee")
+        return Totals(
+            caption="Totals of the payments listed (every page), per currency. "
+            "Net: gross less refunds and fees.",
+            headers=["Currency", "Payments", "Gross", "Refunded", "Fees", "Net"],
+            rows=[
+                [
+                    row["currency"],
+                    f"{row['count']:,}",
+                    *(
+                        str(Money(row[name], row["currency"]))
+                        for name in ("gross", "refunded", "fees")
+                    ),
+                    str(Money(row["gross"] - row["refunded"] - row["fees"], row["currency"])),
+                ]
+                for row in rows
+            ],
+        )
+
+    @admin.display(description="Paid", ordering="paid_at")
+    def paid(self, obj: Payment) -> str:
+        return short_time(obj.paid_at)
+
+    @admin.display(description="Donor", ordering="donor__email")
+    def donor_cell(self, obj: Payment) -> str:
+        return lines(obj.donor.email, obj.donor_name or obj.donor.name)
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj: Payment) -> str:
         return str(obj.money)
 
+    @admin.display(description="Fee")
+    def fee_display(self, obj: Payment) -> str:
+        return money_or_dash(obj.fee, obj.currency)
+
+    @admin.display(description="Net", ordering="net")
+    def net_display(self, obj: Payment) -> str:
+        return money_or_dash(obj.net, obj.currency)
+
     @admin.display(description="Refunded", ordering="amount_refunded")
     def refunded_display(self, obj: Payment) -> str:
         return str(obj.refunded_money) if obj.amount_refunded else "—"
 
-    @admin.display(description="Disputed", boolean=True, ordering="has_open_dispute")
-    def disputed(self, obj: Payment) -> bool:
-        return obj.has_open_dispute
+    @admin.display(description="Refunds, disputes")
+    def refunds_disputes(self, obj: Payment) -> str:
+        refunded = ""
+        if obj.amount_refunded:
+            whole = " (all)" if obj.amount_refunded == obj.amount else ""
+            refunded = f"{obj.refunded_money} refunded{whole}"
+        disputed = ""
+        if obj.has_open_dispute:
+            disputed = format_html('<strong class="flag">{}</strong>', "DISPUTE OPEN")
+        elif obj.has_dispute:
+            disputed = "disputed (closed)"
+        return lines(refunded, disputed) or "—"
+
+    @admin.display(description="Article / campaign", ordering="article_slug")
+    def attribution(self, obj: Payment) -> str:
+        return attribution_cell(obj)
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Payment) -> str:
+        if obj.stripe_payment_intent_id or obj.stripe_charge_id:
+            return stripe_link("payment", obj.stripe_payment_intent_id or obj.stripe_charge_id)
+        return stripe_link("invoice", obj.stripe_invoice_id)
+
+    @admin.display(description="Payment")
+    def payment_link(self, obj: Payment) -> str:
+        return stripe_link(
+            "payment", obj.stripe_payment_intent_id, obj.stripe_payment_intent_id or ""
+        )
+
+    @admin.display(description="Charge")
+    def charge_link(self, obj: Payment) -> str:
+        return stripe_link("payment", obj.stripe_charge_id, obj.stripe_charge_id or "")
+
+    @admin.display(description="Invoice")
+    def invoice_link(self, obj: Payment) -> str:
+        return stripe_link("invoice", obj.stripe_invoice_id, obj.stripe_invoice_id or "")
+
+    @admin.display(description="Customer")
+    def customer_link(self, obj: Payment) -> str:
+        customer = obj.donor.stripe_customer_id
+        return stripe_link("customer", customer, customer or "")
 
     def has_resend_receipt_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm("payments.resend_receipt")
@@ -158,21 +703,25 @@ class PaymentAdmin(ReadOnlyAdmin):
         ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
-        extra_context = {
-            **(extra_context or {}),
-            "refund_url": reverse("admin:payments_payment_refund", args=[object_id]),
-        }
+        extra_context = dict(extra_context or {})
+        if self.has_refund_permission(request):  # the link only for those who may refund
+            extra_context["refund_url"] = reverse("admin:payments_payment_refund", args=[object_id])
         return super().change_view(request, object_id, form_url, extra_context)
 
+    def has_refund_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm("payments.add_refund")
+
     def refund_view(self, request: HttpRequest, payment_id: int) -> HttpResponse:
-        """Refund all or part of a payment through Stripe; the ledger follows."""
-        if not request.user.has_perm("payments.add_refund"):
+        """Refund all or part of a payment through Stripe. The ledger follows when
+        Stripe's refund event arrives (payments.services.refunds)."""
+        if not self.has_refund_permission(request):
             messages.error(request, "You may not refund payments.")
             return HttpResponseRedirect(reverse("admin:payments_payment_changelist"))
         payment = get_object_or_404(Payment.objects.select_related("donor"), pk=payment_id)
         change_url = reverse("admin:payments_payment_change", args=[payment.pk])
+        refundable = refunds.refundable_amount(payment)
         if request.method == "POST":
-            form = RefundForm(request.POST, payment=payment)
+            form = RefundForm(request.POST, payment=payment, refundable=refundable)
             if form.is_valid():
                 try:
                     refund = refunds.refund_payment(
@@ -180,28 +729,42 @@ class PaymentAdmin(ReadOnlyAdmin):
                         amount=form.cleaned_data["amount"],
                         request_key=str(form.cleaned_data["request_key"]),
                         requested_by=request.user,
+                        reason=form.cleaned_data["reason"],
+                        note=form.cleaned_data["note"],
+                        ends_membership=bool(form.cleaned_data.get("end_gift")),
                     )
                 except Refused as exc:
-                    form.add_error("amount", str(exc))
+                    form.add_error(exc.field if exc.field in form.fields else "amount", str(exc))
                 else:
-                    messages.success(
-                        request,
-                        f"Refund of {Money(refund.amount, refund.currency)} is {refund.status}.",
-                    )
+                    money = Money(refund.amount, refund.currency)
+                    if refund.status in (RefundStatus.FAILED, RefundStatus.CANCELED):
+                        messages.error(
+                            request,
+                            f"Stripe did not make the refund of {money} "
+                            f"(status: {refund.get_status_display().lower()}).",
+                        )
+                    else:
+                        messages.success(
+                            request,
+                            f"Refund of {money} asked of Stripe; the ledger shows it when "
+                            "Stripe confirms it.",
+                        )
                     return HttpResponseRedirect(change_url)
         else:
             form = RefundForm(
                 payment=payment,
+                refundable=refundable,
                 initial={
                     "request_key": uuid.uuid4(),
-                    "amount": Money(payment.refundable, payment.currency).as_decimal(),
+                    "amount": Money(refundable, payment.currency).as_decimal(),
                 },
             )
         context = {
             **self.admin_site.each_context(request),
             "title": f"Refund {payment.money} from {payment.donor.email}",
             "payment": payment,
-            "refundable": Money(payment.refundable, payment.currency),
+            "refundable": Money(refundable, payment.currency),
+            "pending": Money(refunds.pending_refunds(payment), payment.currency),
             "form": form,
             "opts": self.model._meta,
             "change_url": change_url,
@@ -210,15 +773,95 @@ class PaymentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Refund)
-class RefundAdmin(ReadOnlyAdmin):
-    list_display = ["created_at", "payment", "amount_display", "status", "requested_by"]
-    list_filter = ["status", "created_at"]
-    search_fields = ["stripe_refund_id", "payment__donor__email"]
-    list_select_related = ["payment__donor", "requested_by"]
+class RefundAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+    """Refunds: asked for in admin (pending until Stripe's event confirms them) or in
+    Stripe's dashboard; the reason sent to Stripe and staff's own note."""
 
-    @admin.display(description="Amount")
+    change_list_template = "admin/patronage/change_list.html"
+    list_display = [
+        "created",
+        "payment",
+        "amount_display",
+        "status",
+        "reason",
+        "note",
+        "ends_membership",
+        "requested_by",
+        "stripe",
+    ]
+    list_display_links = ["created"]
+    list_filter = [
+        ("created_at", DateRangeFilter),
+        "status",
+        ("currency", CurrencyFilter),
+        "reason",
+    ]
+    search_fields = ["payment__donor__email", "payment__donor__name", "note"]
+    search_help_text = "Email, name or note, or a Stripe id (re_, pi_, ch_)."
+    stripe_id_search = {
+        "re_": ["stripe_refund_id"],
+        "pyr_": ["stripe_refund_id"],
+        "pi_": ["payment__stripe_payment_intent_id"],
+        "ch_": ["payment__stripe_charge_id"],
+    }
+    list_select_related = ["payment__donor", "requested_by"]
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    fields = [
+        "payment",
+        "amount_display",
+        "status",
+        "reason",
+        "note",
+        "ends_membership",
+        "requested_by",
+        "refund_link",
+        "created_at",
+        "updated_at",
+        "notice_sent_at",
+    ]
+    readonly_fields = fields
+    csv_columns = [
+        CsvColumn("created_at", "created_at"),
+        CsvColumn("email", "payment__donor__email"),
+        CsvColumn("payment_id", "payment_id"),
+        CsvColumn("currency", "currency"),
+        money_column("amount", "amount"),
+        CsvColumn("status", "status"),
+        CsvColumn("reason", "reason"),
+        CsvColumn("note", "note"),
+        CsvColumn("requested_by", "requested_by__email"),
+        CsvColumn("stripe_refund", "stripe_refund_id"),
+        CsvColumn("stripe_charge", "payment__stripe_charge_id"),
+    ]
+
+    def list_totals(self, queryset) -> Totals:
+        rows = per_currency_totals(queryset, amount="amount")
+        return Totals(
+            caption="Totals of the refunds listed (every page, whatever their status), "
+            "per currency.",
+            headers=["Currency", "Refunds", "Amount"],
+            rows=[
+                [row["currency"], f"{row['count']:,}", str(Money(row["amount"], row["currency"]))]
+                for row in rows
+            ],
+        )
+
+    @admin.display(description="Asked", ordering="created_at")
+    def created(self, obj: Refund) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj: Refund) -> str:
         return str(Money(obj.amount, obj.currency))
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Refund) -> str:
+        return stripe_link("refund", obj.stripe_refund_id)
+
+    @admin.display(description="Refund in Stripe")
+    def refund_link(self, obj: Refund) -> str:
+        return stripe_link("refund", obj.stripe_refund_id, obj.stripe_refund_id)
 
 
 class OpenDisputeFilter(admin.SimpleListFilter):
@@ -237,21 +880,93 @@ class OpenDisputeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(ReadOnlyAdmin):
+class DisputeAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
     """Chargebacks. Open ones need an answer in Stripe's dashboard before the deadline."""
 
-    list_display = ["opened_at", "flag", "payment", "amount_display", "reason", "status"]
-    list_filter = [OpenDisputeFilter, "status", "reason"]
-    search_fields = ["stripe_dispute_id", "payment__donor__email"]
+    change_list_template = "admin/patronage/change_list.html"
+    list_display = [
+        "opened",
+        "flag",
+        "payment",
+        "amount_display",
+        "reason",
+        "status",
+        "stripe",
+    ]
+    list_display_links = ["opened"]
+    list_filter = [
+        OpenDisputeFilter,
+        ("opened_at", DateRangeFilter),
+        "status",
+        ("currency", CurrencyFilter),
+        "reason",
+    ]
+    search_fields = ["payment__donor__email", "payment__donor__name"]
+    search_help_text = "Email or name, or a Stripe id (dp_, du_, pi_, ch_)."
+    stripe_id_search = {
+        "dp_": ["stripe_dispute_id"],
+        "du_": ["stripe_dispute_id"],
+        "pi_": ["payment__stripe_payment_intent_id"],
+        "ch_": ["payment__stripe_charge_id"],
+    }
     list_select_related = ["payment__donor"]
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    fields = [
+        "payment",
+        "amount_display",
+        "reason",
+        "status",
+        "opened_at",
+        "closed_at",
+        "status_as_of",
+        "dispute_link",
+    ]
+    readonly_fields = fields
+    csv_columns = [
+        CsvColumn("opened_at", "opened_at"),
+        CsvColumn("email", "payment__donor__email"),
+        CsvColumn("payment_id", "payment_id"),
+        CsvColumn("currency", "currency"),
+        money_column("amount", "amount"),
+        CsvColumn("reason", "reason"),
+        CsvColumn("status", "status"),
+        CsvColumn("closed_at", "closed_at"),
+        CsvColumn("stripe_dispute", "stripe_dispute_id"),
+        CsvColumn("stripe_charge", "payment__stripe_charge_id"),
+    ]
+
+    def list_totals(self, queryset) -> Totals:
+        rows = per_currency_totals(queryset, amount="amount")
+        return Totals(
+            caption="Totals of the disputes listed (every page, whatever their status), "
+            "per currency.",
+            headers=["Currency", "Disputes", "Amount"],
+            rows=[
+                [row["currency"], f"{row['count']:,}", str(Money(row["amount"], row["currency"]))]
+                for row in rows
+            ],
+        )
+
+    @admin.display(description="Opened", ordering="opened_at")
+    def opened(self, obj: Dispute) -> str:
+        return short_time(obj.opened_at)
 
     @admin.display(description="")
     def flag(self, obj: Dispute) -> str:
         return format_html('<strong class="flag">{}</strong>', "OPEN") if obj.is_open else ""
 
-    @admin.display(description="Amount")
+    @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj: Dispute) -> str:
         return str(Money(obj.amount, obj.currency))
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Dispute) -> str:
+        return stripe_link("dispute", obj.stripe_dispute_id)
+
+    @admin.display(description="Dispute in Stripe")
+    def dispute_link(self, obj: Dispute) -> str:
+        return stripe_link("dispute", obj.stripe_dispute_id, obj.stripe_dispute_id)
 
 
 class ReceiptSentFilter(admin.SimpleListFilter):
@@ -301,24 +1016,40 @@ class ApiVersionFilter(admin.SimpleListFilter):
         return queryset
 
 
+class EventTypeFilter(TextFilter):
+    """`?type=charge.refunded`: typed, not listed (listing them scans the whole inbox)."""
+
+    title = "type"
+    parameter_name = "type"
+    field = "type"
+    none_label = "No type"
+
+
 @admin.register(StripeEvent)
-class StripeEventAdmin(ReadOnlyAdmin):
+class StripeEventAdmin(StripeIdSearchMixin, ReadOnlyAdmin):
     """The webhook inbox: every event Stripe sent, and what became of it."""
 
     list_display = [
         "stripe_id",
         "type",
         "status",
-        "received_at",
-        "processed_at",
+        "received",
         "attempts",
         "version_flag",
         "short_error",
+        "stripe",
     ]
-    list_filter = ["status", ApiVersionFilter, "type"]
-    search_fields = ["stripe_id", "type"]
-    date_hierarchy = "received_at"
+    list_filter = [
+        "status",
+        ("received_at", DateRangeFilter),
+        ApiVersionFilter,
+        EventTypeFilter,
+    ]
+    search_fields = ["type"]
+    search_help_text = "A type (charge.refunded), or an event id (evt_)."
+    stripe_id_search = {"evt_": ["stripe_id"]}
     show_full_result_count = False
+    show_facets = ShowFacets.NEVER
     actions = ["process_again"]
     fields = [
         "stripe_id",
@@ -332,8 +1063,25 @@ class StripeEventAdmin(ReadOnlyAdmin):
         "processed_at",
         "api_version",
         "livemode",
+        "event_link",
         "payload",
     ]
+    readonly_fields = fields
+
+    def get_queryset(self, request: HttpRequest):
+        return super().get_queryset(request).defer("payload")  # big; on the detail page only
+
+    @admin.display(description="Received", ordering="received_at")
+    def received(self, obj: StripeEvent) -> str:
+        return short_time(obj.received_at)
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: StripeEvent) -> str:
+        return stripe_link("event", obj.stripe_id)
+
+    @admin.display(description="In Stripe")
+    def event_link(self, obj: StripeEvent) -> str:
+        return stripe_link("event", obj.stripe_id, obj.stripe_id)
 
     @admin.display(description="Error or reason ignored")
     def short_error(self, obj: StripeEvent) -> str:

@@ -68,7 +68,7 @@ def charge_refunded(event: StripeEvent) -> None:
 def refund_changed(event: StripeEvent) -> None:
     refund = gateway.refund_from_object(event.data_object)
     payment = ledger.payment_for_charge(refund.charge_id, refund.payment_intent_id)
-    refunds.upsert_refund(payment, refund)
+    refunds.record_refund_event(payment, refund)
 
 
 @stripe_event(

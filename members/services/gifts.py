@@ -8,6 +8,9 @@ what is particular to gifts:
         ─> send on `send_on` (now, or by the hourly `send_due_gifts`)
         ─> the recipient claims it with the link: a gift Membership for `months`.
 
+Refunded (all of it, or in part when staff chose to end it): the gift is refunded and
+the membership it became, if claimed, ends now (end_refunded_gift).
+
 Statuses move only through members.states.GIFT.
 """
 
@@ -26,8 +29,16 @@ from django.utils import timezone
 from config.emails import send_templated
 from config.errors import Refused
 from members.models import GiftMembership, LevelAmount, Membership, User
-from members.services.stripe_sync import announce_changes
-from members.states import GIFT, GIFT_MONTHS, GiftStatus, Interval, MembershipKind, MembershipStatus
+from members.services.stripe_sync import announce_changes, lock_membership
+from members.states import (
+    GIFT,
+    GIFT_MONTHS,
+    MEMBERSHIP,
+    GiftStatus,
+    Interval,
+    MembershipKind,
+    MembershipStatus,
+)
 from payments.money import Money
 from payments.services import donations
 from payments.states import DonationStatus, PaymentKind
@@ -269,6 +280,8 @@ def claim_gift(token: str, user: User) -> Membership:
         if gift.membership is not None and gift.membership.user_id == user.pk:
             return gift.membership
         raise Refused("This gift has already been claimed.")
+    if gift.status == GiftStatus.REFUNDED:
+        raise Refused("This gift was refunded to the giver: it can no longer be claimed.")
     if gift.status not in (GiftStatus.PAID, GiftStatus.SENT):
         raise Refused("This gift has not been paid for yet.")
     now = timezone.now()
@@ -288,3 +301,33 @@ def claim_gift(token: str, user: User) -> Membership:
     gift.save(update_fields=["status", "membership", "claimed_at"])
     announce_changes(membership)
     return membership
+
+
+# --- Refunded --------------------------------------------------------------------------
+
+
+def end_refunded_gift(donation_id: int) -> GiftMembership | None:
+    """The gift's payment was refunded (in full, or staff chose to end it): the gift is
+    refunded, cannot be claimed any more, and the membership it became ends now.
+
+    Idempotent (a refund event may come twice). Locks in the one order: the membership,
+    then its gift; a claim made between the read and the locks is read again.
+    """
+    for _ in range(3):
+        gift = GiftMembership.objects.filter(donation_id=donation_id).first()
+        if gift is None:
+            logger.warning("Refunded gift donation %s has no gift membership", donation_id)
+            return None
+        with transaction.atomic():
+            membership = lock_membership(gift.membership_id) if gift.membership_id else None
+            gift = GiftMembership.objects.select_for_update(of=("self",)).get(pk=gift.pk)
+            if gift.membership_id != (membership.pk if membership else None):
+                continue  # claimed meanwhile: again, locking its membership first
+            if GIFT.advance(gift, GiftStatus.REFUNDED):
+                gift.save(update_fields=["status"])
+            if membership is not None and MEMBERSHIP.advance(membership, MembershipStatus.CANCELED):
+                membership.ended_at = membership.ended_at or timezone.now()
+                membership.save()
+                announce_changes(membership)
+            return gift
+    raise RuntimeError(f"Gift of donation {donation_id} kept changing while being ended.")

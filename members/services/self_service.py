@@ -20,6 +20,7 @@ from members.services.stripe_sync import (
 )
 from members.states import (
     MEMBERSHIP,
+    CancelReason,
     Interval,
     MembershipKind,
     MembershipStatus,
@@ -144,10 +145,16 @@ def end_membership_now(membership: Membership) -> Membership:
             idempotency_key=f"membership-{membership.public_id}-end-"
             f"{membership.stripe_subscription_id}",
         )
-        return _apply(membership, ended, seen_at=stripe_now())
+        return _apply(
+            membership,
+            ended,
+            seen_at=stripe_now(),
+            cancel_category=membership.cancel_category or CancelReason.STAFF,
+        )
     with transaction.atomic():
         membership = lock_membership(membership.pk)
         MEMBERSHIP.advance(membership, MembershipStatus.CANCELED)
+        membership.cancel_category = membership.cancel_category or CancelReason.STAFF
         membership.ended_at = membership.ended_at or timezone.now()
         membership.save()
         announce_changes(membership)

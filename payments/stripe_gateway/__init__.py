@@ -15,8 +15,10 @@ STRIPE_API_BASE at localstripe to run offline.
 - `emulator_shapes.py`: the older shapes localstripe answers with, read only as
   a fallback, and EMULATOR_ONLY_FIELDS
 - `webhook_verification.py`: `verify_webhook`, for the endpoint in payments/webhooks.py
+- `dashboard_links.py`: `dashboard_url`, an object's page in Stripe's dashboard (admin)
 """
 
+from payments.stripe_gateway.dashboard_links import dashboard_url
 from payments.stripe_gateway.emulator_shapes import EMULATOR_ONLY_FIELDS
 from payments.stripe_gateway.errors import (
     GENERIC_MESSAGE,
@@ -112,6 +114,7 @@ __all__ = [
     "create_setup_intent",
     "create_subscription",
     "create_webhook_endpoint",
+    "dashboard_url",
     "delete_customer",
     "dispute_from_object",
     "ensure_plan",

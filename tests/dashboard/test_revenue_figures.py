@@ -36,7 +36,7 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from config.dashboard import DashboardForm, figures_for
+from config.dashboard import DashboardForm
 from content.selectors.top_sources import top_sources
 from members.selectors import figures as member_figures
 from members.states import CancelReason, Interval, MembershipKind, MembershipOrigin

@@ -268,6 +268,7 @@ def test_end_now_on_a_paid_membership_cancels_its_stripe_subscription_and_ends_p
     membership.refresh_from_db()
     assert membership.status == MembershipStatus.CANCELED
     assert membership.ended_at is not None
+    assert membership.cancel_category == "staff"  # counted apart in why members left
     assert not has_member_perks(member)
     assert stripe_subscription(membership.stripe_subscription_id)["status"] == "canceled"
 

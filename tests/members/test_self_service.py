@@ -155,13 +155,16 @@ def test_member_cancels_at_period_end_keeps_perks_then_resumes(client, tasks, st
     membership = join(client)
     assert "Cancel your membership" in page(client)
 
-    response = client.post(CANCEL, {"reason": "Money is tight this year."})
+    response = client.post(
+        CANCEL, {"category": "too_expensive", "reason": "Money is tight this year."}
+    )
 
     assert response.status_code == 302
     membership.refresh_from_db()
     assert membership.cancel_at_period_end is True
     assert membership.status == MembershipStatus.ACTIVE
     assert membership.cancel_reason == "Money is tight this year."
+    assert membership.cancel_category == "too_expensive"
     assert subscription_in_stripe(membership)["cancel_at_period_end"] is True
     assert has_member_perks(user)
     account = page(client)
@@ -173,7 +176,7 @@ def test_member_cancels_at_period_end_keeps_perks_then_resumes(client, tasks, st
 
     membership = refreshed(membership, cancel_at_period_end=False)
     assert membership.status == MembershipStatus.ACTIVE
-    assert membership.cancel_reason == ""
+    assert (membership.cancel_reason, membership.cancel_category) == ("", "")
     assert subscription_in_stripe(membership)["cancel_at_period_end"] is False
     account = page(client)
     assert "Next payment" in account
@@ -383,3 +386,17 @@ def test_a_member_moves_up_a_level_by_choosing_its_amount(client, tasks, stripe_
     membership.refresh_from_db()
     assert membership.level == champion
     assert "Champion" in page(client)
+
+
+def test_an_unknown_cancel_reason_is_refused_and_the_membership_renews(
+    client, tasks, stripe_webhooks
+):
+    client.force_login(UserFactory())
+    membership = join(client)
+
+    response = client.post(CANCEL, {"category": "hates-us"})
+
+    assert response.status_code == 200
+    assert "category" in response.context["form"].errors
+    membership.refresh_from_db()
+    assert (membership.cancel_at_period_end, membership.cancel_category) == (False, "")

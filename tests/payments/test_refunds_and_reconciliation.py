@@ -18,11 +18,22 @@ from tests.payments.donations import give, recorded_payment
 from tests.support.processes import wait_until
 
 
-def refund_from_admin(client, payment: Payment, amount: str, request_key: str | None = None):
+def refund_from_admin(
+    client, payment: Payment, amount: str, request_key: str | None = None, **fields: str
+):
     return client.post(
         reverse("admin:payments_payment_refund", args=[payment.pk]),
-        {"amount": amount, "request_key": request_key or str(uuid.uuid4())},
+        {
+            "amount": amount,
+            "reason": "requested_by_customer",
+            "request_key": request_key or str(uuid.uuid4()),
+            **fields,
+        },
     )
+
+
+def refunded_total(payment: Payment) -> int:
+    return Payment.objects.get(pk=payment.pk).amount_refunded
 
 
 def notices_to(mailoutbox, address: str) -> list:
@@ -39,20 +50,30 @@ def test_staff_partial_then_full_refund_reaches_stripe_the_ledger_and_the_donor(
     assert page.status_code == 200
     assert "€25.00" in page.content.decode()
 
-    response = refund_from_admin(staff_client, payment, "10")
+    response = refund_from_admin(
+        staff_client, payment, "10", reason="duplicate", note="Gave twice by mistake"
+    )
     assert response.status_code == 302
-    payment.refresh_from_db()
-    assert payment.amount_refunded == 1000
     (refund,) = payment.refunds.all()
-    assert (refund.amount, refund.status) == (1000, RefundStatus.SUCCEEDED)
+    assert (refund.amount, refund.reason, refund.note) == (
+        1000,
+        "duplicate",
+        "Gave twice by mistake",
+    )
+    assert refund.requested_by is not None
+    # The ledger moves when Stripe's refund event arrives (through the webhook endpoint).
+    wait_until(lambda: refunded_total(payment) == 1000)
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
+    assert (refund.note, refund.reason) == ("Gave twice by mistake", "duplicate")  # kept
     (notice,) = wait_until(lambda: notices_to(mailoutbox, "donor@example.org"))
     assert "€10.00" in notice.body
 
     refund_from_admin(staff_client, payment, "15")
-    payment.refresh_from_db()
-    assert payment.amount_refunded == 2500
+    wait_until(lambda: refunded_total(payment) == 2500)
     stripe_refunds = stripe_gateway.list_refunds(payment.stripe_charge_id)
     assert sorted(r.amount for r in stripe_refunds) == [1000, 1500]
+    assert {r.reason for r in stripe_refunds} == {"duplicate", "requested_by_customer"}
 
     too_much = refund_from_admin(staff_client, payment, "1")
     assert too_much.status_code == 200
@@ -70,10 +91,16 @@ def test_a_refund_form_submitted_twice_refunds_once(client, staff_client, tasks,
     refund_from_admin(staff_client, payment, "5", request_key=key)
     refund_from_admin(staff_client, payment, "5", request_key=key)
 
-    payment.refresh_from_db()
-    assert payment.amount_refunded == 500
-    assert Refund.objects.count() == 1
+    (refund,) = Refund.objects.all()
+    assert (refund.amount, refund.status) == (500, RefundStatus.PENDING)
+    assert refunded_total(payment) == 0  # no webhook here: the ledger waits for the event
     assert len(stripe_gateway.list_refunds(payment.stripe_charge_id)) == 1
+
+    call_command("reconcile_stripe")  # fetches the refund's events
+
+    wait_until(lambda: refunded_total(payment) == 500)
+    refund.refresh_from_db()
+    assert refund.status == RefundStatus.SUCCEEDED
 
 
 def test_refund_amount_that_is_not_a_number_is_a_form_error(

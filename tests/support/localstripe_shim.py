@@ -31,6 +31,8 @@ older emulator) refuses some of them, so this wrapper teaches it, and only it:
   `invoice.payment_action_required`, a renewal past due) or declines it (402).
 - A charge's balance transaction appears just after the charge succeeds, with
   a `charge.updated` event, as on current API versions (asynchronous capture).
+- `reason` on a refund (duplicate, fraudulent or requested_by_customer), and the
+  `refund.created` and `charge.refunded` events Stripe sends for a new refund.
 - It listens on 127.0.0.1 only (localstripe listens on every interface).
 
 Usage (as `python -m localstripe`): python -m tests.support.localstripe_shim --port 8420
@@ -157,6 +159,32 @@ def _list_events(cls, url, types=None, **kwargs):
 
 
 resources.Event._api_list_all = classmethod(_list_events)
+
+_original_refund_init = resources.Refund.__init__
+REFUND_REASONS = ("duplicate", "fraudulent", "requested_by_customer")
+
+
+def _refund_init(self, *args, reason=None, **kwargs):
+    """`reason` on a refund, as Stripe takes it (one of three) and shows it back; and the
+    events Stripe sends for a new refund (localstripe sends none): `refund.created` and
+    `charge.refunded`."""
+    if reason is not None and reason not in REFUND_REASONS:
+        raise UserError(400, "Invalid reason: must be one of " + ", ".join(REFUND_REASONS))
+    _original_refund_init(self, *args, **kwargs)
+    self.reason = reason
+    charge = resources.Charge._api_retrieve(self.charge)
+    for event in (
+        resources.Event("refund.created", self),
+        resources.Event("charge.refunded", charge),
+    ):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # not serving a request: listed in /v1/events only
+            continue
+        webhooks.schedule_webhook(event)
+
+
+resources.Refund.__init__ = _refund_init
 
 
 # --- Routes localstripe bound at import time: the shim answers a few itself -----------

@@ -95,8 +95,9 @@ ALLOWED = {
         moves(
             "awaiting_payment -> paid, failed",
             "failed -> awaiting_payment, paid",
-            "paid -> sent, claimed",
-            "sent -> claimed",
+            "paid -> sent, claimed, refunded",
+            "sent -> claimed, refunded",
+            "claimed -> refunded",
         ),
     ),
 }
@@ -180,7 +181,7 @@ def test_final_statuses_have_no_way_out():
         payment_states.DONATION: {DonationStatus.SUCCEEDED},
         payment_states.REFUND: {RefundStatus.FAILED, RefundStatus.CANCELED},
         member_states.MEMBERSHIP: {MembershipStatus.CANCELED, MembershipStatus.EXPIRED},
-        member_states.GIFT: {GiftStatus.CLAIMED},
+        member_states.GIFT: {GiftStatus.REFUNDED},
         payment_states.DISPUTE: {
             DisputeStatus.WARNING_CLOSED,
             DisputeStatus.WON,
