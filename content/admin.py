@@ -7,6 +7,7 @@ from django.urls import reverse
 from django.utils.html import escape, format_html
 
 from content.models import Article, ArticleDocument, Campaign, GoalKind
+from payments.forms import MajorUnitAmountsForm
 from payments.money import Money
 
 
@@ -63,12 +64,23 @@ def embed_snippet(slug: str) -> str:
     return format_html('<script src="{}" data-article="{}" async></script>', src, slug)
 
 
+class CampaignForm(MajorUnitAmountsForm):
+    """The goal in new members, or in money as staff read it (5000 or 5000.50)."""
+
+    money_fields = ("goal",)
+    help_text = "New members (a number), or money in the campaign's currency (e.g. 5000)."
+
+    def is_money(self, values: dict) -> bool:
+        return values.get("goal_kind") == GoalKind.MONEY
+
+
 @admin.register(Campaign)
 class CampaignAdmin(admin.ModelAdmin):
     """Appeals with a goal. The counters move only as gifts and memberships that name the
     campaign's slug (?campaign=<slug>) are paid or start (content/services/campaigns.py)."""
 
-    list_display = ["name", "slug", "goal_kind", "goal", "progress", "starts_at", "ends_at"]
+    form = CampaignForm
+    list_display = ["name", "slug", "goal_kind", "progress", "starts_at", "ends_at"]
     list_filter = ["goal_kind"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}

@@ -57,6 +57,7 @@ from payments.admin import (
     short_time,
     stripe_link,
 )
+from payments.forms import MajorUnitAmountsForm
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -120,6 +121,7 @@ class UserAdmin(PersonalDataActions, DjangoUserAdmin):
 
 class LevelAmountInline(admin.TabularInline):
     model = LevelAmount
+    form = MajorUnitAmountsForm
     extra = 1
     fields = ["currency", "interval", "amount", "price_display"]
     readonly_fields = ["price_display"]

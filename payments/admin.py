@@ -31,6 +31,7 @@ from config.admin_base import (
 from config.errors import Refused
 from payments import card_testing
 from payments.currencies import offered_currencies
+from payments.forms import MajorUnitAmountsForm
 from payments.models import (
     CardCheckFailure,
     CardTestingBlock,
@@ -228,7 +229,8 @@ class DisputedFilter(admin.SimpleListFilter):
 
 @admin.register(SuggestedAmount)
 class SuggestedAmountAdmin(admin.ModelAdmin):
-    list_display = ["__str__", "currency", "amount", "position", "is_default"]
+    form = MajorUnitAmountsForm
+    list_display = ["__str__", "currency", "position", "is_default"]
     list_editable = ["position", "is_default"]
     list_filter = ["currency"]
 

@@ -6,7 +6,7 @@ from django import forms
 from config.errors import Refused
 from config.forms import no_markup, tracking_value
 from payments.currencies import currency_choices, default_currency, get_currency
-from payments.money import parse_major_amount
+from payments.money import Money, parse_major_amount
 from payments.services.donations import check_amount
 
 # The longest referring address kept (models.Attribution.referrer's column)
@@ -141,3 +141,53 @@ class DonationForm(ContributionForm):
         if len(email) > 254:  # lower-casing can lengthen some letters
             raise forms.ValidationError("This email address is too long.")
         return email
+
+
+class MajorUnitAmountsForm(forms.ModelForm):
+    """An admin form where staff type money as they read it ("5" or "5.50"); the model
+    keeps it in the currency's minor unit (cents). `money_fields` names those fields;
+    the currency is the form's `currency` field (or the object's). A form whose field
+    holds money only sometimes (a campaign's goal: members or money) says when in
+    `is_money`; otherwise the field takes a whole number."""
+
+    money_fields: tuple[str, ...] = ("amount",)
+    help_text = "In the currency, e.g. 5 or 5.50."
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        currency = self.initial.get("currency") or getattr(self.instance, "currency", "")
+        for name in self.money_fields:
+            model_field = self.fields[name]
+            self.fields[name] = forms.CharField(
+                label=model_field.label,
+                required=model_field.required,
+                max_length=24,
+                help_text=self.help_text,
+            )
+            value = self.initial.get(name)
+            if value not in (None, "") and currency and self.is_money(self.initial):
+                self.initial[name] = Money(int(value), currency).as_decimal()
+
+    def is_money(self, values: dict) -> bool:
+        return True
+
+    def clean(self) -> dict:
+        data = super().clean()
+        currency = data.get("currency") or getattr(self.instance, "currency", "")
+        for name in self.money_fields:
+            text = data.get(name)
+            if not text:
+                continue
+            if not self.is_money(data):
+                if text.strip().isascii() and text.strip().isdigit():
+                    data[name] = int(text.strip())
+                else:
+                    self.add_error(name, "Enter a whole number.")
+            elif not currency:
+                self.add_error(name, "Choose the currency first.")
+            else:
+                try:
+                    data[name] = parse_major_amount(text, currency)
+                except ValueError as exc:
+                    self.add_error(name, str(exc))
+        return data

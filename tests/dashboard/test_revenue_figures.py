@@ -363,3 +363,43 @@ def test_the_query_count_does_not_grow_with_the_data(django_assert_max_num_queri
         paid_member(on(day), amount=500, article_slug=f"story-{day}", campaign="spring")
     with django_assert_max_num_queries(len(small.captured_queries)):
         client.get(DASHBOARD, CUSTOM_MARCH)
+
+
+def every_link(context) -> list[str]:
+    figures = context["headline"] + context["by_kind"] + context["members"]
+    rows = context["recurring"] + context["reasons"]
+    sources = context["top_articles"] + context["top_campaigns"]
+    charts = context["revenue_chart"].bars + context["members_chart"].bars
+    return [
+        *(figure.href for figure in figures if figure.href),
+        *(row["href"] for row in rows),
+        *(row["money_href"] for row in sources),
+        *(row["members_href"] for row in sources),
+        *(bar.href for bar in charts),
+    ]
+
+
+def test_every_link_opens_its_list_with_the_rows_the_figure_counts(march, admin_client):
+    context = admin_client.get(DASHBOARD, CUSTOM_MARCH).context
+    links = every_link(context)
+    assert len(links) > 30
+
+    for link in links:
+        page = admin_client.get(link)
+        assert page.status_code == 200, link
+        assert "e=1" not in page.request["QUERY_STRING"], link
+
+    def rows(href: str) -> int:
+        return admin_client.get(href).context["cl"].result_count
+
+    headline = {figure.label: figure for figure in context["headline"] + context["members"]}
+    assert rows(headline["Gross"].href) == 5
+    assert rows(headline["Refunds"].href) == 1
+    assert rows(headline["Disputes"].href) == 1
+    assert rows(headline["Active members"].href) == 4
+    assert rows(headline["New members"].href) == 2
+    assert rows(headline["Churned members"].href) == 2
+    assert [rows(reason["href"]) for reason in context["reasons"]] == [1, 1]
+    assert [rows(row["href"]) for row in context["recurring"]] == [1, 1, 2]
+    war_report = context["top_articles"][1]
+    assert rows(war_report["money_href"]) == 2

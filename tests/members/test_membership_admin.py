@@ -136,10 +136,10 @@ def test_staff_change_levels_and_their_amounts_in_one_form(staff_client):
             "amounts-MAX_NUM_FORMS": "1000",
             "amounts-0-currency": "USD",
             "amounts-0-interval": "month",
-            "amounts-0-amount": "2500",
+            "amounts-0-amount": "25",
             "amounts-1-currency": "EUR",
             "amounts-1-interval": "year",
-            "amounts-1-amount": "25000",
+            "amounts-1-amount": "250.00",
         },
     )
 
