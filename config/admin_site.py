@@ -10,6 +10,9 @@ from config import dashboard
 class PatronageAdminSite(admin.AdminSite):
     site_header = "Patronage"
     site_title = "Patronage admin"
+    # The app list beside every page costs a laptop's list its last columns; the
+    # breadcrumbs and the index lead everywhere instead.
+    enable_nav_sidebar = False
 
     def get_urls(self):
         return [
