@@ -280,7 +280,7 @@ class Membership(Attribution):
             # Members counted and MRR per currency read the index alone (PostgreSQL)
             models.Index(
                 fields=["kind", "status", "origin"],
-                include=["currency", "interval", "amount"],
+                include=["id", "currency", "interval", "amount"],
                 name="members_ms_kind_status_origin",
             ),
             models.Index(fields=["email"]),

@@ -264,25 +264,25 @@ class Payment(Attribution):
         indexes = [
             models.Index(
                 fields=["currency", "paid_at"],
-                include=["kind", "amount", "fee", "net", "amount_refunded"],
+                include=["id", "kind", "amount", "fee", "net", "amount_refunded"],
                 name="payments_payment_currency_paid",
             ),
             models.Index(
                 fields=["kind", "paid_at"],
-                include=["currency", "amount", "fee", "amount_refunded"],
+                include=["id", "currency", "amount", "fee", "amount_refunded"],
                 name="payments_payment_kind_paid",
             ),
             models.Index(fields=["article_slug", "paid_at"]),
             # Top articles and campaigns of a period: only the attributed rows
             models.Index(
                 fields=["currency", "paid_at"],
-                include=["article_slug", "kind", "amount"],
+                include=["id", "article_slug", "kind", "amount"],
                 condition=~Q(article_slug=""),
                 name="payments_payment_by_article",
             ),
             models.Index(
                 fields=["currency", "paid_at"],
-                include=["campaign", "kind", "amount"],
+                include=["id", "campaign", "kind", "amount"],
                 condition=~Q(campaign=""),
                 name="payments_payment_by_campaign",
             ),
