@@ -89,9 +89,22 @@ def period_dates(name: str, today: date, start=None, end=None) -> tuple[date, da
     return month_start, month_start + timedelta(days=days)
 
 
+# The longest period each bar width is drawn for (a chart of ~100 bars at most).
+LONGEST_BY = {"day": 92, "week": 732}
+
+
 def automatic_bucket(first: date, after: date) -> str:
     days = (after - first).days
     return "day" if days <= 62 else "week" if days <= 190 else "month"
+
+
+def drawable_bucket(wanted: str, first: date, after: date) -> str:
+    """`wanted`, or the next wider bar when the period would need too many."""
+    days = (after - first).days
+    for by in BUCKETS[BUCKETS.index(wanted) :]:
+        if days <= LONGEST_BY.get(by, days):
+            return by
+    return BUCKETS[-1]
 
 
 def bucket_starts(first: date, after: date, by: str) -> list[date]:
@@ -326,7 +339,8 @@ def figures_for(request: HttpRequest, data: dict) -> dict:
     today = timezone.localdate()
     name = data.get("period") or "this_month"
     first, after = period_dates(name, today, data.get("start"), data.get("end"))
-    by = data.get("by") or automatic_bucket(first, after)
+    wanted = data.get("by") or automatic_bucket(first, after)
+    by = drawable_bucket(wanted, first, after)
     period = Period(aware(first), aware(after), by)
     currency = data.get("currency") or default_currency().code
     sort = data.get("sort") or "money"
@@ -372,6 +386,11 @@ def figures_for(request: HttpRequest, data: dict) -> dict:
     return {
         "period": period,
         "period_name": name,
+        "bucket_note": (
+            f"Shown by {by}: a bar a {wanted} would be too thin over this period."
+            if by != wanted
+            else ""
+        ),
         "first_day": first,
         "last_day": after - timedelta(days=1),
         "currency": currency,

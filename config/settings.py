@@ -128,6 +128,9 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # side by side never share one. The test runner deletes it when it ends.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {"timeout": 20, "transaction_mode": "IMMEDIATE"}
+    # The admin's covering indexes (INCLUDE columns) are PostgreSQL's; SQLite builds them
+    # without the extra columns, which only makes them less fast.
+    SILENCED_SYSTEM_CHECKS = ["models.W040"]
 # PostgreSQL: milliseconds a statement waits for a lock (a row another request or task
 # holds) before it fails, so a stuck lock fails fast instead of hanging a worker; the
 # task is then retried. Rows are locked only for their state change, never while

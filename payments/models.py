@@ -319,6 +319,35 @@ class Payment(Attribution):
         return self.stripe_charge_id is None
 
 
+class HourlyRevenue(models.Model):
+    """The ledger summed per hour (UTC), currency and kind: what the revenue dashboard
+    reads instead of a million rows. Kept by payments/services/revenue_rollup.py as each
+    ledger row is saved (and each fee arrives), in the same transaction; rebuilt from the
+    ledger by `manage.py rebuild_revenue_rollup` after rows are bulk-loaded.
+
+    Hours, not days, so that a day in any time zone whose offset is whole hours is a sum
+    of whole rows, whatever TIME_ZONE is or becomes."""
+
+    hour = models.DateTimeField(help_text="The hour's start, in UTC.")
+    currency = models.CharField(max_length=3)
+    kind = models.CharField(max_length=20, choices=PaymentKind.choices)
+    payments = models.PositiveIntegerField(default=0)
+    gross = models.BigIntegerField(default=0)
+    fees = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = "hourly revenue"
+        verbose_name_plural = "hourly revenue"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["currency", "hour", "kind"], name="payments_hourly_revenue_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hour:%Y-%m-%d %H}:00 {self.kind} {Money(self.gross, self.currency)}"
+
+
 class Refund(models.Model):
     """Money given back on a ledger row, in full or in part."""
 

@@ -5,7 +5,7 @@ tests/unit/test_factories.py checks that every model has one and that it saves.
 """
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import factory
 from allauth.account.models import EmailAddress
@@ -31,6 +31,7 @@ from payments.models import (
     Dispute,
     Donation,
     Donor,
+    HourlyRevenue,
     Payment,
     Receipt,
     Refund,
@@ -104,6 +105,21 @@ class PaymentFactory(factory.django.DjangoModelFactory):
     stripe_payment_intent_id = factory.Sequence(lambda n: f"pi_factory{n}")
     stripe_charge_id = factory.Sequence(lambda n: f"ch_factory{n}")
     paid_at = factory.LazyFunction(timezone.now)
+
+
+class HourlyRevenueFactory(factory.django.DjangoModelFactory):
+    """An hour's sums, as payments/services/revenue_rollup.py keeps them (a ledger row
+    made with PaymentFactory is counted there already: use this one only alone)."""
+
+    class Meta:
+        model = HourlyRevenue
+
+    hour = factory.Sequence(lambda n: datetime(2026, 1, 1, tzinfo=UTC) + timedelta(hours=n))
+    currency = "EUR"
+    kind = PaymentKind.ONE_TIME
+    payments = 1
+    gross = 2500
+    fees = 88
 
 
 class DonationFactory(factory.django.DjangoModelFactory):

@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from payments import stripe_gateway as gateway
 from payments.models import Donation, Donor, Payment, Receipt
+from payments.services import revenue_rollup
 from payments.services.inbox import NotOurs
 from payments.services.refunds import upsert_refund
 from payments.states import (
@@ -208,7 +209,12 @@ def record_charge_fee(charge: gateway.ChargeInfo) -> None:
         charge = gateway.retrieve_charge(charge.id)
         if charge.fee is None:
             return  # still settling: the next charge.updated brings it
-    Payment.objects.filter(pk=payment.pk, fee__isnull=True).update(fee=charge.fee, net=charge.net)
+    with transaction.atomic():
+        updated = Payment.objects.filter(pk=payment.pk, fee__isnull=True).update(
+            fee=charge.fee, net=charge.net
+        )
+        if updated:
+            revenue_rollup.add_fee(payment, charge.fee)
 
 
 def create_receipt(payment: Payment) -> Receipt:

@@ -339,6 +339,9 @@ def test_buckets_follow_the_period_length_and_can_be_chosen():
     assert client.get(DASHBOARD, CUSTOM_MARCH).context["period"].by == "day"
     year = {"period": "custom", "start": "2025-01-01", "end": "2025-12-31", "currency": "USD"}
     assert client.get(DASHBOARD, year).context["period"].by == "month"
+    years = {**year, "start": "2023-01-01", "by": "day"}
+    assert client.get(DASHBOARD, years).context["period"].by == "month"
+    assert "too thin" in client.get(DASHBOARD, years).context["bucket_note"]
     weeks = client.get(DASHBOARD, {**CUSTOM_MARCH, "by": "week"})
     assert weeks.context["period"].by == "week"
     assert len(weeks.context["revenue_chart"].labels) >= 1

@@ -45,7 +45,17 @@ from members.states import (
     MembershipStatus,
 )
 from payments.currencies import ZERO_DECIMAL_CURRENCIES
-from payments.models import Dispute, Donation, Donor, Payment, Receipt, Refund, StripeEvent
+from payments.models import (
+    Dispute,
+    Donation,
+    Donor,
+    HourlyRevenue,
+    Payment,
+    Receipt,
+    Refund,
+    StripeEvent,
+)
+from payments.services import revenue_rollup
 from payments.states import (
     CLOSED_DISPUTE_STATUSES,
     DisputeStatus,
@@ -294,6 +304,7 @@ class Command(BaseCommand):
         if options["clear"] or options["clear_only"]:
             self.stdout.write("Deleting previously generated data...")
             deleted = clear_generated()
+            revenue_rollup.rebuild()
             self.stdout.write(f"  deleted {deleted} rows ({time.monotonic() - started:.1f} s)")
             if options["clear_only"]:
                 return
@@ -1451,12 +1462,13 @@ class Generator:
                 + paid.filter(kind=PaymentKind.GIFT).count(),
             )
         self.writer.reset_sequences()
+        revenue_rollup.rebuild()  # COPY and bulk inserts skip the ledger's receiver
         if self.writer.postgresql:
             # VACUUM sets the visibility map, so covering indexes allow index-only scans;
             # it cannot run inside a transaction (tests): ANALYZE alone then.
             command = "ANALYZE" if connection.in_atomic_block else "VACUUM ANALYZE"
             with connection.cursor() as cursor:
-                for model in self.writer.models:
+                for model in [*self.writer.models, HourlyRevenue]:
                     cursor.execute(f"{command} {connection.ops.quote_name(model._meta.db_table)}")
             self.step(f"campaign counters, sequences, {command}")
         else:
