@@ -13,7 +13,8 @@ from bench.simulation.mailbox import Mailbox
 from bench.simulation.stripe_side import StripeSide
 from members.models import GiftMembership, Membership
 from members.states import FROM_STRIPE, GiftStatus, MembershipKind
-from payments.models import Dispute, Payment, Receipt, Refund, StripeEvent
+from payments.models import Dispute, HourlyRevenue, Payment, Receipt, Refund, StripeEvent
+from payments.services import revenue_rollup
 from payments.states import EventStatus, RefundStatus
 
 SHOWN = 8  # differences listed per check; the rest are counted
@@ -75,6 +76,7 @@ def run_checks(stripe: StripeSide, mail: Mailbox, tally: Tally) -> Report:
         _welcomes(mail),
         _disputes(tally),
         _inbox(),
+        _hourly_revenue(),
     ]
     facts = {
         "Stripe charges (succeeded)": len(charges),
@@ -241,7 +243,9 @@ def _memberships(subscriptions: list[dict]) -> Check:
 
 
 def _gifts(tally: Tally) -> Check:
-    check = Check("each gift membership bought is claimed, with a live membership")
+    check = Check(
+        "each gift membership bought is claimed, with a live membership (refunded: ended)"
+    )
     gifts = GiftMembership.objects.filter(public_id__in=list(tally.claims)).select_related(
         "membership"
     )
@@ -254,6 +258,13 @@ def _gifts(tally: Tally) -> Check:
             check.differs(f"gift {public_id} for {recipient}: {status}")
         elif not gift.membership.has_perks:
             check.differs(f"gift {public_id}: membership {gift.membership.status}")
+    refunded = GiftMembership.objects.filter(public_id__in=list(tally.refunded_gifts))
+    check.checked += len(tally.refunded_gifts)
+    for gift in refunded.select_related("membership"):
+        if gift.status != GiftStatus.REFUNDED or (gift.membership and gift.membership.has_perks):
+            check.differs(f"refunded gift {gift.public_id}: {gift.status}")
+    if refunded.count() != len(tally.refunded_gifts):
+        check.differs("a refunded gift is missing")
     return check
 
 
@@ -280,6 +291,21 @@ def _disputes(tally: Tally) -> Check:
             check.differs(f"{dispute_id} on {charge_id} ({status}) not recorded")
         elif dispute.payment.stripe_charge_id != charge_id or dispute.status != status:
             check.differs(f"{dispute_id}: {dispute.status} on {dispute.payment.stripe_charge_id}")
+    return check
+
+
+def _hourly_revenue() -> Check:
+    check = Check("the dashboard's hourly sums equal the ledger's rows, summed again")
+
+    def key(row: HourlyRevenue) -> tuple:
+        return (row.hour, row.currency, row.kind, row.payments, row.gross, row.fees)
+
+    kept = {key(row) for row in HourlyRevenue.objects.all()}
+    should = {key(row) for row in revenue_rollup.summed_from_the_ledger()}
+    check.checked = len(should)
+    for row in sorted(kept ^ should):
+        side = "kept, not in the ledger" if row in kept else "in the ledger, not kept"
+        check.differs(f"{side}: {row}")
     return check
 
 

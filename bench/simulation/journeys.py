@@ -67,6 +67,7 @@ class Tally:
     refunds_asked: Counter = field(default_factory=Counter)  # charge id -> refunds made
     disputes: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (charge, status)
     claims: dict[str, str] = field(default_factory=dict)  # gift public id -> recipient email
+    refunded_gifts: set[str] = field(default_factory=set)  # gift public ids refunds end
     late: list[Callable[[], None]] = field(default_factory=list)  # run after reconciliation
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -191,15 +192,18 @@ def donation_intent(public_id: str) -> str:
 # --- After a payment: refunds and disputes ----------------------------------------------
 
 
-def after_payment(world: World, rng: random.Random, charge: PaidCharge) -> None:
-    """Now and then a paid charge is refunded by staff or on Stripe's side, or disputed."""
+def after_payment(world: World, rng: random.Random, charge: PaidCharge, *, gift: str = "") -> bool:
+    """Now and then a paid charge is refunded by staff or on Stripe's side, or disputed.
+    For a gift membership's payment (`gift`: its public id), True when the refunds end
+    the gift (refunded in full, or staff chose to end it)."""
     draw = rng.random()
     if draw < 0.10:
-        staff_refund(world, rng, charge)
-    elif draw < 0.16:
-        stripe_refund(world, rng, charge)
-    elif draw < 0.21:
+        return staff_refund(world, rng, charge, gift=gift)
+    if draw < 0.16:
+        return stripe_refund(world, rng, charge)
+    if draw < 0.21:
         dispute(world, rng, charge)
+    return False
 
 
 def _refund_amounts(rng: random.Random, total: int) -> tuple[int, int]:
@@ -210,16 +214,19 @@ def _refund_amounts(rng: random.Random, total: int) -> tuple[int, int]:
     return first, (total - first if rng.random() < 0.3 else 0)
 
 
-def staff_refund(world: World, rng: random.Random, charge: PaidCharge) -> None:
-    """Staff find the payment in admin and refund it (some submit the form twice)."""
+def staff_refund(world: World, rng: random.Random, charge: PaidCharge, *, gift: str = "") -> bool:
+    """Staff find the payment in admin and refund it (some submit the form twice), with a
+    reason; for a gift membership's payment refunded in part, they choose whether the gift
+    ends. True when the gift is to end."""
     try:
         payment = wait_until(
             lambda: Payment.objects.filter(stripe_charge_id=charge.id).first(), timeout=30
         )
     except AssertionError:
         world.tally.count("staff refunds skipped: not in the ledger yet")
-        return
+        return False
     first, second = _refund_amounts(rng, charge.amount)
+    ends_gift = bool(gift) and first + second == charge.amount
     for amount in (first, second):
         if not amount:
             continue
@@ -228,7 +235,16 @@ def staff_refund(world: World, rng: random.Random, charge: PaidCharge) -> None:
         with world.staff.desk() as desk:
             path = f"/admin/payments/payment/{payment.pk}/refund/"
             key = field_value(desk.page(path), "request_key")
-            data = {"amount": major(amount), "request_key": key}
+            data = {
+                "amount": major(amount),
+                "request_key": key,
+                "reason": rng.choice(("requested_by_customer", "duplicate", "fraudulent")),
+                "note": "Asked by phone",
+            }
+            if gift and amount < charge.amount:
+                end = rng.random() < 0.3
+                data["end_gift"] = "yes" if end else "no"
+                ends_gift = ends_gift or end
             if double:
                 with ThreadPoolExecutor(max_workers=2) as both:
                     answers = list(both.map(desk.form, [path, path], [data, data]))
@@ -239,10 +255,12 @@ def staff_refund(world: World, rng: random.Random, charge: PaidCharge) -> None:
         world.tally.expect_refund(charge.id)
         kind = "in full" if amount == charge.amount else "in part"
         world.tally.count(f"staff refunds {kind}" + (", form sent twice" if double else ""))
+    return ends_gift
 
 
-def stripe_refund(world: World, rng: random.Random, charge: PaidCharge) -> None:
-    """Someone refunds in Stripe's dashboard; Stripe tells us with events."""
+def stripe_refund(world: World, rng: random.Random, charge: PaidCharge) -> bool:
+    """Someone refunds in Stripe's dashboard; Stripe tells us with events. True when the
+    charge ends refunded in full."""
     first, second = _refund_amounts(rng, charge.amount)
     for amount in (first, second):
         if amount:
@@ -251,6 +269,7 @@ def stripe_refund(world: World, rng: random.Random, charge: PaidCharge) -> None:
             world.tally.expect_refund(charge.id)
             kind = "in full" if amount == charge.amount else "in part"
             world.tally.count(f"refunds on Stripe's side {kind}")
+    return first + second == charge.amount
 
 
 def dispute(world: World, rng: random.Random, charge: PaidCharge) -> None:
@@ -527,7 +546,12 @@ def gift_membership(world: World, reader: Reader) -> None:
     donation = started["payUrl"].split("/")[2]
     charge = world.stripe.paid_charge(donation_intent(donation), "gift membership")
     browser.page(started["thanksUrl"])
-    after_payment(world, rng, charge)
+    if after_payment(world, rng, charge, gift=started["gift"]):
+        # Refunded: the gift ends (staff's choice or in full) and can no longer be claimed.
+        with world.tally._lock:
+            world.tally.refunded_gifts.add(started["gift"])
+        world.tally.count("gift memberships refunded before they were claimed")
+        return
     with world.tally._lock:
         world.tally.claims[started["gift"]] = recipient
     friend = Browser(world.site, ip=f"10.128.{reader.index // 250}.{reader.index % 250 + 1}")

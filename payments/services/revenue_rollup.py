@@ -48,29 +48,29 @@ def add_fee(payment: Payment, fee: int) -> None:
         _add(payment, payments=0, gross=0, fees=fee)
 
 
-def rebuild() -> int:
-    """Recompute every row from the ledger (after a bulk load that skipped the receiver).
-    Run while no payments are being recorded. Returns the number of rows."""
+def summed_from_the_ledger():
+    """The rows the table should hold, computed from the ledger (one query)."""
     rows = (
         Payment.objects.annotate(bucket=TruncHour("paid_at", tzinfo=UTC))
         .values("bucket", "currency", "kind")
         .annotate(count=Count("pk"), gross=Sum("amount"), fees=Coalesce(Sum("fee"), 0))
         .order_by()
     )
+    for row in rows.iterator(chunk_size=5000):
+        yield HourlyRevenue(
+            hour=row["bucket"],
+            currency=row["currency"],
+            kind=row["kind"],
+            payments=row["count"],
+            gross=row["gross"],
+            fees=row["fees"],
+        )
+
+
+def rebuild() -> int:
+    """Recompute every row from the ledger (after a bulk load that skipped the receiver).
+    Run while no payments are being recorded. Returns the number of rows."""
     with transaction.atomic():
         HourlyRevenue.objects.all().delete()
-        created = HourlyRevenue.objects.bulk_create(
-            (
-                HourlyRevenue(
-                    hour=row["bucket"],
-                    currency=row["currency"],
-                    kind=row["kind"],
-                    payments=row["count"],
-                    gross=row["gross"],
-                    fees=row["fees"],
-                )
-                for row in rows.iterator(chunk_size=5000)
-            ),
-            batch_size=5000,
-        )
+        created = HourlyRevenue.objects.bulk_create(summed_from_the_ledger(), batch_size=5000)
     return len(created)
