@@ -467,9 +467,13 @@ def index_summary(request: HttpRequest) -> dict | None:
     return {
         "month": first,
         "currency": currency,
-        "figures": [headline[0], headline[-1], *members[:3]],
-        "recurring": [
-            {"currency": row.currency, "mrr": Money(row.mrr, row.currency)}
-            for row in member_figures.recurring_revenue()
+        "figures": [
+            headline[0],
+            headline[-1],
+            *members[:3],
+            *(
+                Figure(f"MRR {row.currency}", str(Money(row.mrr, row.currency)))
+                for row in member_figures.recurring_revenue()
+            ),
         ],
     }

@@ -48,7 +48,7 @@ from members.states import (
     MembershipStatus,
 )
 from payments import stripe_gateway as gateway
-from payments.admin import (
+from payments.admin.common import (
     ArticleFilter,
     CampaignFilter,
     CurrencyFilter,

@@ -16,7 +16,7 @@ from config.errors import Refused
 from members import privacy
 from members.privacy_views import export_filename, export_response
 from payments import stripe_gateway as gateway
-from payments.admin import DonorAdmin as PaymentsDonorAdmin
+from payments.admin.donors import DonorAdmin as PaymentsDonorAdmin
 from payments.models import Donor
 
 

@@ -12,11 +12,12 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from members.models import Membership, User
+from members.models import Membership
 from members.states import MembershipKind, MembershipStatus
 from payments.models import Receipt, StripeEvent
 from payments.states import EventStatus
 from tests.factories import PaymentFactory, UserFactory
+from tests.support.admin import staff_member as staff
 
 pytestmark = pytest.mark.django_db
 
@@ -27,18 +28,6 @@ VIEW_ONLY = [
     "members.view_membership",
     "members.view_user",
 ]
-
-
-def staff(*permissions: str, superuser: bool = False) -> tuple[User, Client]:
-    user = UserFactory(is_staff=True, is_superuser=superuser)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return user, client
 
 
 def run_action(client: Client, changelist: str, action: str, *objects) -> list[str]:

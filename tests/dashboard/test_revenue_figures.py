@@ -31,8 +31,6 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.contrib.auth.models import Permission
-from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -53,8 +51,8 @@ from tests.factories import (
     PaidMembershipFactory,
     PaymentFactory,
     RefundFactory,
-    UserFactory,
 )
+from tests.support.admin import staff
 
 pytestmark = pytest.mark.django_db
 
@@ -220,18 +218,6 @@ def test_top_campaigns_count_gifts_and_gift_memberships_money(march):
         1,
         0,
     )
-
-
-def staff(*permissions: str) -> Client:
-    user = UserFactory(is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 DASHBOARD = "/admin/revenue/"

@@ -6,10 +6,7 @@ name and Stripe id, money as money, Stripe links, CSV export and constant query 
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
-from django.http import StreamingHttpResponse
-from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -30,6 +27,7 @@ from tests.factories import (
     PaidMembershipFactory,
     UserFactory,
 )
+from tests.support.admin import csv_lines, listed, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -39,28 +37,6 @@ GIFTS = "admin:members_giftmembership_changelist"
 
 def at(day: str) -> datetime:
     return datetime.fromisoformat(f"{day}T12:00:00").replace(tzinfo=UTC)
-
-
-def staff(*permissions: str) -> Client:
-    user = UserFactory(is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def listed(response) -> list[int]:
-    assert response.status_code == 200, response.status_code
-    return sorted(obj.pk for obj in response.context["cl"].result_list)
-
-
-def csv_lines(response) -> list[str]:
-    assert isinstance(response, StreamingHttpResponse)
-    return b"".join(response.streaming_content).decode().splitlines()
 
 
 @pytest.fixture

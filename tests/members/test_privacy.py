@@ -13,7 +13,6 @@ import requests
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.db.models import Count, Sum
 from django.test import Client
@@ -38,6 +37,7 @@ from tests.factories import (
 )
 from tests.members.memberships import _stripe, join, refreshed
 from tests.payments.donations import give
+from tests.support.admin import staff
 from tests.support.processes import wait_until
 
 EXPORT = reverse("members:data_export")
@@ -414,18 +414,6 @@ def test_deleting_a_stripe_customer_again_is_success(localstripe):
 
 VIEW = ["members.view_user", "payments.view_donor"]
 BOTH = ["members.export_personal_data", "members.erase_personal_data"]
-
-
-def staff(*permissions: str, superuser: bool = False) -> Client:
-    user = UserFactory(is_staff=True, is_superuser=superuser)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    browser = Client()
-    browser.force_login(user)
-    return browser
 
 
 def action(browser: Client, changelist: str, name: str, obj, **extra):

@@ -8,10 +8,8 @@ runs as many queries for 30 rows as for 3.
 from datetime import UTC, datetime
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
-from django.http import StreamingHttpResponse
-from django.test import Client, override_settings
+from django.test import override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
@@ -25,8 +23,8 @@ from tests.factories import (
     PaymentFactory,
     RefundFactory,
     StripeEventFactory,
-    UserFactory,
 )
+from tests.support.admin import csv_lines, listed, staff
 
 pytestmark = pytest.mark.django_db
 
@@ -36,28 +34,6 @@ LEDGER_CSV = "admin:payments_payment_export_csv"
 
 def at(day: str) -> datetime:
     return datetime.fromisoformat(f"{day}T12:00:00").replace(tzinfo=UTC)
-
-
-def staff(*permissions: str) -> Client:
-    user = UserFactory(is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def listed(response) -> list[int]:
-    assert response.status_code == 200, response.status_code
-    return sorted(obj.pk for obj in response.context["cl"].result_list)
-
-
-def csv_lines(response) -> list[str]:
-    assert isinstance(response, StreamingHttpResponse)
-    return b"".join(response.streaming_content).decode().splitlines()
 
 
 @pytest.fixture

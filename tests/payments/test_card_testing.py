@@ -13,7 +13,6 @@ import uuid
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.contrib.messages import get_messages
 from django.test import Client
 from django.urls import reverse
@@ -35,6 +34,7 @@ from payments.models import (
 from payments.states import DonationStatus, EventStatus
 from tests.factories import DonorFactory, UserFactory
 from tests.support import stripe_payloads as payloads
+from tests.support.admin import staff
 from tests.support.processes import wait_until
 from tests.support.stripejs import (
     CARD_DECLINED_ON_CHARGE,
@@ -502,18 +502,6 @@ def test_blocks_are_shown_to_staff_with_source_value_reason_until_and_counts(sta
         assert shown in content
     assert "10 failed card checks within 1 hour" in content
     assert content.count("BLOCKED") >= 4
-
-
-def staff(*permissions: str) -> Client:
-    user = UserFactory(is_staff=True)
-    for name in permissions:
-        app_label, codename = name.split(".")
-        user.user_permissions.add(
-            Permission.objects.get(content_type__app_label=app_label, codename=codename)
-        )
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def lift(client: Client, block: CardTestingBlock) -> list[str]:

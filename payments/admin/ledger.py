@@ -1,21 +1,18 @@
-"""Staff views of money: the ledger (read-only), refunds, disputes and the webhook inbox."""
+"""The ledger (read-only), its refunds (asked from here) and disputes, and receipts."""
 
 import uuid
-from urllib.parse import urlencode
 
 from django import forms
-from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.options import ShowFacets
-from django.db.models import Count, Exists, F, OuterRef, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.formats import date_format
-from django.utils.html import format_html, format_html_join
+from django.utils.html import format_html
 
 from config.admin_base import (
     CsvColumn,
@@ -25,396 +22,34 @@ from config.admin_base import (
     ReadOnlyAdmin,
     ReadOnlyInline,
     StripeIdSearchMixin,
-    TextFilter,
     Totals,
 )
 from config.errors import Refused
-from payments import card_testing
-from payments.currencies import offered_currencies
-from payments.forms import MajorUnitAmountsForm
+from payments.admin.common import (
+    ArticleFilter,
+    CampaignFilter,
+    CurrencyFilter,
+    DisputedFilter,
+    RefundedFilter,
+    attribution_cell,
+    count_and_amount_totals,
+    lines,
+    money_column,
+    money_or_dash,
+    per_currency_totals,
+    short_time,
+    stripe_link,
+)
 from payments.models import (
-    CardCheckFailure,
-    CardTestingBlock,
     Dispute,
-    Donation,
-    Donor,
     Payment,
     Receipt,
     Refund,
-    StripeEvent,
-    SuggestedAmount,
 )
 from payments.money import Money, parse_major_amount
-from payments.services import inbox, refunds
+from payments.services import refunds
 from payments.states import CLOSED_DISPUTE_STATUSES, PaymentKind, RefundStatus
-from payments.stripe_gateway import dashboard_url
 from payments.tasks import send_receipt
-
-# --- What the money lists share (members' admin uses these too) ---------------------------
-
-
-def money_or_dash(amount: int | None, currency: str | None) -> str:
-    """`$15.00`, or a dash where there is no amount (a fee not known yet, a comp)."""
-    return str(Money(amount, currency)) if amount is not None and currency else "—"
-
-
-def short_time(moment) -> str:
-    """`26 Nov 2026 14:03`, local time: one short line in a list."""
-    return date_format(timezone.localtime(moment), "j M Y H:i") if moment else "—"
-
-
-def stripe_link(kind: str, stripe_id: str | None, label: str = "Stripe ↗") -> str:
-    """The object's page in Stripe's dashboard, in a new tab; a dash without an id."""
-    url = dashboard_url(kind, stripe_id)
-    if url is None:
-        return "—"
-    return format_html(
-        '<a href="{}" target="_blank" rel="noopener" title="{} in Stripe">{}</a>',
-        url,
-        stripe_id,
-        label,
-    )
-
-
-def lines(*parts) -> str:
-    """Short lines in one table cell (empty parts left out)."""
-    return format_html_join("", '<span class="cell-line">{}</span>', ((p,) for p in parts if p))
-
-
-def attribution_cell(obj) -> str:
-    """The article and campaign as one cell, each a link to the list filtered by it."""
-    parts = []
-    if obj.article_slug:
-        parts.append(
-            format_html(
-                '<a href="?{}">{}</a>', urlencode({"article": obj.article_slug}), obj.article_slug
-            )
-        )
-    if obj.campaign:
-        parts.append(
-            format_html(
-                '<a href="?{}" class="muted">{}</a>',
-                urlencode({"campaign": obj.campaign}),
-                obj.campaign,
-            )
-        )
-    return lines(*parts) if parts else "—"
-
-
-def money_csv_cell(currency_lookup: str = "currency"):
-    """A CSV cell in major units, as a spreadsheet reads a number: "15.00" (JPY "1500")."""
-
-    def cell(value, row: dict) -> str:
-        if value is None or not row[currency_lookup]:
-            return ""
-        return str(Money(int(value), row[currency_lookup]).as_decimal())
-
-    return cell
-
-
-def money_column(header: str, lookup: str, currency_lookup: str = "currency") -> CsvColumn:
-    return CsvColumn(header, lookup, money_csv_cell(currency_lookup), needs=(currency_lookup,))
-
-
-class CurrencyFilter(admin.FieldListFilter):
-    """`<field>__exact=USD`: the offered currencies (and the one asked for), listed
-    without the DISTINCT scan Django's default filter runs over the whole table."""
-
-    def __init__(self, field, request, params, model, model_admin, field_path):
-        self.lookup_kwarg = f"{field_path}__exact"
-        given = params.pop(self.lookup_kwarg, None)
-        given = given[-1] if isinstance(given, list) else given
-        self.code = (given or "").strip().upper() or None
-        super().__init__(field, request, params, model, model_admin, field_path)
-        if self.code:
-            self.used_parameters[self.lookup_kwarg] = self.code
-
-    def expected_parameters(self) -> list[str]:
-        return [self.lookup_kwarg]
-
-    def has_output(self) -> bool:
-        return True
-
-    def queryset(self, request, queryset):
-        return queryset.filter(**{self.field_path: self.code}) if self.code else queryset
-
-    def choices(self, changelist):
-        yield {
-            "selected": self.code is None,
-            "query_string": changelist.get_query_string(remove=[self.lookup_kwarg]),
-            "display": "All",
-        }
-        codes = list(offered_currencies())
-        if self.code and self.code not in codes:
-            codes.append(self.code)
-        for code in codes:
-            yield {
-                "selected": self.code == code,
-                "query_string": changelist.get_query_string({self.lookup_kwarg: code}),
-                "display": code,
-            }
-
-
-class ArticleFilter(TextFilter):
-    """`?article=<slug>`; `?article=` for rows that came from no article."""
-
-    title = "article"
-    parameter_name = "article"
-    field = "article_slug"
-    none_label = "No article"
-
-
-class CampaignFilter(TextFilter):
-    """`?campaign=<slug>`; `?campaign=` for rows that named no campaign."""
-
-    title = "campaign"
-    parameter_name = "campaign"
-    field = "campaign"
-    none_label = "No campaign"
-
-
-def per_currency_totals(queryset, **sums: str) -> list[dict]:
-    """One aggregate query over the rows, grouped by currency (never mixed)."""
-    return list(
-        queryset.order_by()
-        .values("currency")
-        .annotate(count=Count("pk"), **{name: Coalesce(Sum(f), 0) for name, f in sums.items()})
-        .order_by("currency")
-    )
-
-
-class RefundedFilter(admin.SimpleListFilter):
-    title = "refunded"
-    parameter_name = "refunded"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("yes", "Refunded (any)"),
-            ("partly", "Partly"),
-            ("fully", "Fully"),
-            ("no", "Not refunded"),
-        ]
-
-    def queryset(self, request, queryset):
-        match self.value():
-            case "yes":
-                return queryset.filter(amount_refunded__gt=0)
-            case "partly":
-                return queryset.filter(amount_refunded__gt=0, amount_refunded__lt=F("amount"))
-            case "fully":
-                return queryset.filter(amount_refunded=F("amount"))
-            case "no":
-                return queryset.filter(amount_refunded=0)
-        return queryset
-
-
-class DisputedFilter(admin.SimpleListFilter):
-    title = "disputed"
-    parameter_name = "disputed"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Disputed (any)"), ("open", "Open dispute"), ("no", "Never disputed")]
-
-    def queryset(self, request, queryset):
-        disputes = Dispute.objects.filter(payment=OuterRef("pk"))
-        match self.value():
-            case "yes":
-                return queryset.filter(Exists(disputes))
-            case "open":
-                return queryset.filter(Exists(disputes.exclude(status__in=CLOSED_DISPUTE_STATUSES)))
-            case "no":
-                return queryset.filter(~Exists(disputes))
-        return queryset
-
-
-@admin.register(SuggestedAmount)
-class SuggestedAmountAdmin(admin.ModelAdmin):
-    form = MajorUnitAmountsForm
-    list_display = ["__str__", "currency", "position", "is_default"]
-    list_editable = ["position", "is_default"]
-    list_filter = ["currency"]
-
-
-class HasAccountFilter(admin.SimpleListFilter):
-    title = "account"
-    parameter_name = "account"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "Has an account"), ("no", "Guest")]
-
-    def queryset(self, request, queryset):
-        if self.value() in ("yes", "no"):
-            return queryset.filter(user__isnull=self.value() == "no")
-        return queryset
-
-
-@admin.register(Donor)
-class DonorAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
-    """Donors. members/privacy_admin.py registers it again with the data-protection
-    actions (export, erase), which reach memberships and gift memberships too."""
-
-    change_list_template = "admin/patronage/change_list.html"
-    list_display = ["email", "name", "user", "stripe", "created"]
-    list_filter = [("created_at", DateRangeFilter), HasAccountFilter]
-    search_fields = ["email", "name"]
-    search_help_text = "Email or name, or a Stripe customer id (cus_)."
-    stripe_id_search = {"cus_": ["stripe_customer_id"]}
-    list_select_related = ["user"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
-    fields = ["email", "name", "user", "customer_link", "created_at"]
-    readonly_fields = fields
-    csv_columns = [
-        CsvColumn("email", "email"),
-        CsvColumn("name", "name"),
-        CsvColumn("account", "user__email"),
-        CsvColumn("stripe_customer", "stripe_customer_id"),
-        CsvColumn("created_at", "created_at"),
-    ]
-
-    @admin.display(description="Created", ordering="created_at")
-    def created(self, obj: Donor) -> str:
-        return short_time(obj.created_at)
-
-    @admin.display(description="Stripe")
-    def stripe(self, obj: Donor) -> str:
-        return stripe_link("customer", obj.stripe_customer_id)
-
-    @admin.display(description="Stripe customer")
-    def customer_link(self, obj: Donor) -> str:
-        return stripe_link("customer", obj.stripe_customer_id, obj.stripe_customer_id or "")
-
-
-@admin.register(Donation)
-class DonationAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
-    """Every one-time gift started on the page, paid or not (the ledger has the paid ones)."""
-
-    change_list_template = "admin/patronage/change_list.html"
-    list_display = [
-        "created",
-        "donor_cell",
-        "total_display",
-        "kind",
-        "status",
-        "attribution",
-        "stripe",
-    ]
-    list_display_links = ["created"]
-    list_filter = [
-        ("created_at", DateRangeFilter),
-        "status",
-        ("currency", CurrencyFilter),
-        "kind",
-        ArticleFilter,
-        CampaignFilter,
-    ]
-    search_fields = ["donor__email", "donor__name", "name", "=public_id"]
-    search_help_text = "Email or name, the gift's id, or a Stripe id (pi_, cus_)."
-    stripe_id_search = {
-        "pi_": ["stripe_payment_intent_id"],
-        "seti_": ["stripe_setup_intent_id"],
-        "cus_": ["donor__stripe_customer_id"],
-    }
-    list_select_related = ["donor"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
-    fieldsets = [
-        (
-            None,
-            {
-                "fields": [
-                    "public_id",
-                    "donor",
-                    "name",
-                    "user",
-                    "kind",
-                    "status",
-                    "amount_display",
-                    "fee_cover_display",
-                    "total_display",
-                    "attempts",
-                    "card_failures",
-                    "last_error",
-                    "client_ip",
-                    "created_at",
-                    "updated_at",
-                ]
-            },
-        ),
-        ("In Stripe", {"fields": ["payment_link"]}),
-        ("Where it came from", {"fields": Donation.ATTRIBUTION_FIELDS}),
-    ]
-    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
-    csv_name = "donations"
-    csv_columns = [
-        CsvColumn("created_at", "created_at"),
-        CsvColumn("id", "public_id"),
-        CsvColumn("email", "donor__email"),
-        CsvColumn("name", "name"),
-        CsvColumn("kind", "kind"),
-        CsvColumn("status", "status"),
-        CsvColumn("currency", "currency"),
-        money_column("amount", "amount"),
-        money_column("fee_cover", "fee_cover"),
-        CsvColumn("attempts", "attempts"),
-        CsvColumn("article", "article_slug"),
-        CsvColumn("campaign", "campaign"),
-        CsvColumn("utm_source", "utm_source"),
-        CsvColumn("utm_medium", "utm_medium"),
-        CsvColumn("utm_campaign", "utm_campaign"),
-        CsvColumn("stripe_payment_intent", "stripe_payment_intent_id"),
-    ]
-
-    def list_totals(self, queryset) -> Totals:
-        rows = per_currency_totals(queryset, gifts="amount", fee_cover="fee_cover")
-        return Totals(
-            caption="Totals of the gifts listed (every page, whatever their status: filter "
-            "by status Succeeded for money taken), per currency.",
-            headers=["Currency", "Gifts", "Amount", "Fee cover", "Total"],
-            rows=[
-                [
-                    row["currency"],
-                    f"{row['count']:,}",
-                    str(Money(row["gifts"], row["currency"])),
-                    str(Money(row["fee_cover"], row["currency"])),
-                    str(Money(row["gifts"] + row["fee_cover"], row["currency"])),
-                ]
-                for row in rows
-            ],
-        )
-
-    @admin.display(description="Started", ordering="created_at")
-    def created(self, obj: Donation) -> str:
-        return short_time(obj.created_at)
-
-    @admin.display(description="Donor", ordering="donor__email")
-    def donor_cell(self, obj: Donation) -> str:
-        return lines(obj.donor.email, obj.name)
-
-    @admin.display(description="Amount")
-    def amount_display(self, obj: Donation) -> str:
-        return str(Money(obj.amount, obj.currency))
-
-    @admin.display(description="Fee cover")
-    def fee_cover_display(self, obj: Donation) -> str:
-        return str(Money(obj.fee_cover, obj.currency)) if obj.fee_cover else "—"
-
-    @admin.display(description="Total", ordering="amount")
-    def total_display(self, obj: Donation) -> str:
-        return str(obj.total)
-
-    @admin.display(description="Article / campaign", ordering="article_slug")
-    def attribution(self, obj: Donation) -> str:
-        return attribution_cell(obj)
-
-    @admin.display(description="Stripe")
-    def stripe(self, obj: Donation) -> str:
-        return stripe_link("payment", obj.stripe_payment_intent_id)
-
-    @admin.display(description="Payment in Stripe")
-    def payment_link(self, obj: Donation) -> str:
-        intent = obj.stripe_payment_intent_id
-        return stripe_link("payment", intent, intent or "")
 
 
 class RefundInline(ReadOnlyInline):
@@ -838,16 +473,7 @@ class RefundAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnly
     ]
 
     def list_totals(self, queryset) -> Totals:
-        rows = per_currency_totals(queryset, amount="amount")
-        return Totals(
-            caption="Totals of the refunds listed (every page, whatever their status), "
-            "per currency.",
-            headers=["Currency", "Refunds", "Amount"],
-            rows=[
-                [row["currency"], f"{row['count']:,}", str(Money(row["amount"], row["currency"]))]
-                for row in rows
-            ],
-        )
+        return count_and_amount_totals(queryset, "refunds")
 
     @admin.display(description="Asked", ordering="created_at")
     def created(self, obj: Refund) -> str:
@@ -939,16 +565,7 @@ class DisputeAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnl
     ]
 
     def list_totals(self, queryset) -> Totals:
-        rows = per_currency_totals(queryset, amount="amount")
-        return Totals(
-            caption="Totals of the disputes listed (every page, whatever their status), "
-            "per currency.",
-            headers=["Currency", "Disputes", "Amount"],
-            rows=[
-                [row["currency"], f"{row['count']:,}", str(Money(row["amount"], row["currency"]))]
-                for row in rows
-            ],
-        )
+        return count_and_amount_totals(queryset, "disputes")
 
     @admin.display(description="Opened", ordering="opened_at")
     def opened(self, obj: Dispute) -> str:
@@ -999,190 +616,3 @@ class ReceiptAdmin(ReadOnlyAdmin):
         if obj.sent_at:
             return date_format(timezone.localtime(obj.sent_at), "DATETIME_FORMAT")
         return format_html('<strong class="flag">{}</strong>', "NOT SENT")
-
-
-class ApiVersionFilter(admin.SimpleListFilter):
-    """Events in another Stripe API version than ours are read, but staff should know."""
-
-    title = "API version"
-    parameter_name = "api_version"
-
-    def lookups(self, request, model_admin):
-        return [("ours", f"Ours ({settings.STRIPE_API_VERSION})"), ("other", "Another version")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "ours":
-            return queryset.filter(api_version=settings.STRIPE_API_VERSION)
-        if self.value() == "other":
-            return queryset.exclude(api_version=settings.STRIPE_API_VERSION)
-        return queryset
-
-
-class EventTypeFilter(TextFilter):
-    """`?type=charge.refunded`: typed, not listed (listing them scans the whole inbox)."""
-
-    title = "type"
-    parameter_name = "type"
-    field = "type"
-    none_label = "No type"
-
-
-@admin.register(StripeEvent)
-class StripeEventAdmin(StripeIdSearchMixin, ReadOnlyAdmin):
-    """The webhook inbox: every event Stripe sent, and what became of it."""
-
-    list_display = [
-        "stripe_id",
-        "type",
-        "status",
-        "received",
-        "attempts",
-        "version_flag",
-        "short_error",
-        "stripe",
-    ]
-    list_filter = [
-        "status",
-        ("received_at", DateRangeFilter),
-        ApiVersionFilter,
-        EventTypeFilter,
-    ]
-    search_fields = ["type"]
-    search_help_text = "A type (charge.refunded), or an event id (evt_)."
-    stripe_id_search = {"evt_": ["stripe_id"]}
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
-    actions = ["process_again"]
-    fields = [
-        "stripe_id",
-        "type",
-        "status",
-        "attempts",
-        "last_error",
-        "ignored_reason",
-        "stripe_created",
-        "received_at",
-        "processed_at",
-        "api_version",
-        "livemode",
-        "event_link",
-        "payload",
-    ]
-    readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).defer("payload")  # big; on the detail page only
-
-    @admin.display(description="Received", ordering="received_at")
-    def received(self, obj: StripeEvent) -> str:
-        return short_time(obj.received_at)
-
-    @admin.display(description="Stripe")
-    def stripe(self, obj: StripeEvent) -> str:
-        return stripe_link("event", obj.stripe_id)
-
-    @admin.display(description="In Stripe")
-    def event_link(self, obj: StripeEvent) -> str:
-        return stripe_link("event", obj.stripe_id, obj.stripe_id)
-
-    @admin.display(description="Error or reason ignored")
-    def short_error(self, obj: StripeEvent) -> str:
-        text = obj.last_error or obj.ignored_reason
-        return text.splitlines()[0][:120] if text else ""
-
-    @admin.display(description="API version")
-    def version_flag(self, obj: StripeEvent) -> str:
-        if obj.in_our_api_version:
-            return ""
-        return format_html(
-            '<strong class="flag" title="We pin {}">{}</strong>',
-            settings.STRIPE_API_VERSION,
-            obj.api_version or "unknown",
-        )
-
-    def has_reprocess_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("payments.reprocess_stripeevent")
-
-    @admin.action(description="Process again", permissions=["reprocess"])
-    def process_again(self, request: HttpRequest, queryset) -> None:
-        events = list(queryset)
-        for event in events:
-            inbox.requeue_event(event)
-        self.message_user(request, f"{len(events)} event(s) queued for processing.")
-
-
-class BlockInForceFilter(admin.SimpleListFilter):
-    title = "in force"
-    parameter_name = "in_force"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "In force"), ("no", "Ended or lifted")]
-
-    def queryset(self, request, queryset):
-        if self.value() == "yes":
-            return queryset.filter(until__gt=timezone.now())
-        if self.value() == "no":
-            return queryset.filter(until__lte=timezone.now())
-        return queryset
-
-
-@admin.register(CardTestingBlock)
-class CardTestingBlockAdmin(ReadOnlyAdmin):
-    """Sources that failed too many card checks: their new payments are refused until the
-    block ends (payments/card_testing.py). Staff with the permission may lift one early."""
-
-    list_display = [
-        "blocked_at",
-        "flag",
-        "source",
-        "who",
-        "reason",
-        "until",
-        "failures",
-        "times_blocked",
-        "lifted_by",
-    ]
-    list_filter = [BlockInForceFilter, "source"]
-    search_fields = ["value", "user__email"]
-    list_select_related = ["user", "lifted_by"]
-    date_hierarchy = "blocked_at"
-    actions = ["lift"]
-
-    @admin.display(description="")
-    def flag(self, obj: CardTestingBlock) -> str:
-        if obj.until > timezone.now():
-            return format_html('<strong class="flag">{}</strong>', "BLOCKED")
-        return ""
-
-    @admin.display(description="Address, email, account or card", ordering="value")
-    def who(self, obj: CardTestingBlock) -> str:
-        if obj.user is not None:
-            return f"{obj.user.email} (account {obj.value})"
-        return obj.value
-
-    def has_lift_permission(self, request: HttpRequest) -> bool:
-        return request.user.has_perm("payments.lift_cardtestingblock")
-
-    @admin.action(description="Lift the block now", permissions=["lift"])
-    def lift(self, request: HttpRequest, queryset) -> None:
-        lifted = card_testing.lift_blocks(queryset, by=request.user)
-        self.message_user(request, f"{lifted} block(s) lifted.")
-
-
-@admin.register(CardCheckFailure)
-class CardCheckFailureAdmin(ReadOnlyAdmin):
-    """Each failed card check counted, kept only while it can count towards a block."""
-
-    list_display = [
-        "created_at",
-        "stage",
-        "start",
-        "client_ip",
-        "email",
-        "user",
-        "card_fingerprint",
-    ]
-    list_filter = ["stage"]
-    search_fields = ["start", "client_ip", "email", "card_fingerprint"]
-    list_select_related = ["user"]
-    date_hierarchy = "created_at"

@@ -1,0 +1,222 @@
+"""Suggested amounts, donors and the one-time gifts started on the page."""
+
+from django.contrib import admin
+from django.contrib.admin.options import ShowFacets
+
+from config.admin_base import (
+    CsvColumn,
+    CsvExportMixin,
+    DateRangeFilter,
+    ListTotalsMixin,
+    ReadOnlyAdmin,
+    StripeIdSearchMixin,
+    Totals,
+)
+from payments.admin.common import (
+    ArticleFilter,
+    CampaignFilter,
+    CurrencyFilter,
+    attribution_cell,
+    lines,
+    money_column,
+    per_currency_totals,
+    short_time,
+    stripe_link,
+)
+from payments.forms import MajorUnitAmountsForm
+from payments.models import (
+    Donation,
+    Donor,
+    SuggestedAmount,
+)
+from payments.money import Money
+
+
+@admin.register(SuggestedAmount)
+class SuggestedAmountAdmin(admin.ModelAdmin):
+    form = MajorUnitAmountsForm
+    list_display = ["__str__", "currency", "position", "is_default"]
+    list_editable = ["position", "is_default"]
+    list_filter = ["currency"]
+
+
+class HasAccountFilter(admin.SimpleListFilter):
+    title = "account"
+    parameter_name = "account"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Has an account"), ("no", "Guest")]
+
+    def queryset(self, request, queryset):
+        if self.value() in ("yes", "no"):
+            return queryset.filter(user__isnull=self.value() == "no")
+        return queryset
+
+
+@admin.register(Donor)
+class DonorAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+    """Donors. members/privacy_admin.py registers it again with the data-protection
+    actions (export, erase), which reach memberships and gift memberships too."""
+
+    change_list_template = "admin/patronage/change_list.html"
+    list_display = ["email", "name", "user", "stripe", "created"]
+    list_filter = [("created_at", DateRangeFilter), HasAccountFilter]
+    search_fields = ["email", "name"]
+    search_help_text = "Email or name, or a Stripe customer id (cus_)."
+    stripe_id_search = {"cus_": ["stripe_customer_id"]}
+    list_select_related = ["user"]
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    fields = ["email", "name", "user", "customer_link", "created_at"]
+    readonly_fields = fields
+    csv_columns = [
+        CsvColumn("email", "email"),
+        CsvColumn("name", "name"),
+        CsvColumn("account", "user__email"),
+        CsvColumn("stripe_customer", "stripe_customer_id"),
+        CsvColumn("created_at", "created_at"),
+    ]
+
+    @admin.display(description="Created", ordering="created_at")
+    def created(self, obj: Donor) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Donor) -> str:
+        return stripe_link("customer", obj.stripe_customer_id)
+
+    @admin.display(description="Stripe customer")
+    def customer_link(self, obj: Donor) -> str:
+        return stripe_link("customer", obj.stripe_customer_id, obj.stripe_customer_id or "")
+
+
+@admin.register(Donation)
+class DonationAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+    """Every one-time gift started on the page, paid or not (the ledger has the paid ones)."""
+
+    change_list_template = "admin/patronage/change_list.html"
+    list_display = [
+        "created",
+        "donor_cell",
+        "total_display",
+        "kind",
+        "status",
+        "attribution",
+        "stripe",
+    ]
+    list_display_links = ["created"]
+    list_filter = [
+        ("created_at", DateRangeFilter),
+        "status",
+        ("currency", CurrencyFilter),
+        "kind",
+        ArticleFilter,
+        CampaignFilter,
+    ]
+    search_fields = ["donor__email", "donor__name", "name", "=public_id"]
+    search_help_text = "Email or name, the gift's id, or a Stripe id (pi_, cus_)."
+    stripe_id_search = {
+        "pi_": ["stripe_payment_intent_id"],
+        "seti_": ["stripe_setup_intent_id"],
+        "cus_": ["donor__stripe_customer_id"],
+    }
+    list_select_related = ["donor"]
+    show_full_result_count = False
+    show_facets = ShowFacets.NEVER
+    fieldsets = [
+        (
+            None,
+            {
+                "fields": [
+                    "public_id",
+                    "donor",
+                    "name",
+                    "user",
+                    "kind",
+                    "status",
+                    "amount_display",
+                    "fee_cover_display",
+                    "total_display",
+                    "attempts",
+                    "card_failures",
+                    "last_error",
+                    "client_ip",
+                    "created_at",
+                    "updated_at",
+                ]
+            },
+        ),
+        ("In Stripe", {"fields": ["payment_link"]}),
+        ("Where it came from", {"fields": Donation.ATTRIBUTION_FIELDS}),
+    ]
+    readonly_fields = [name for _, options in fieldsets for name in options["fields"]]
+    csv_name = "donations"
+    csv_columns = [
+        CsvColumn("created_at", "created_at"),
+        CsvColumn("id", "public_id"),
+        CsvColumn("email", "donor__email"),
+        CsvColumn("name", "name"),
+        CsvColumn("kind", "kind"),
+        CsvColumn("status", "status"),
+        CsvColumn("currency", "currency"),
+        money_column("amount", "amount"),
+        money_column("fee_cover", "fee_cover"),
+        CsvColumn("attempts", "attempts"),
+        CsvColumn("article", "article_slug"),
+        CsvColumn("campaign", "campaign"),
+        CsvColumn("utm_source", "utm_source"),
+        CsvColumn("utm_medium", "utm_medium"),
+        CsvColumn("utm_campaign", "utm_campaign"),
+        CsvColumn("stripe_payment_intent", "stripe_payment_intent_id"),
+    ]
+
+    def list_totals(self, queryset) -> Totals:
+        rows = per_currency_totals(queryset, gifts="amount", fee_cover="fee_cover")
+        return Totals(
+            caption="Totals of the gifts listed (every page, whatever their status: filter "
+            "by status Succeeded for money taken), per currency.",
+            headers=["Currency", "Gifts", "Amount", "Fee cover", "Total"],
+            rows=[
+                [
+                    row["currency"],
+                    f"{row['count']:,}",
+                    str(Money(row["gifts"], row["currency"])),
+                    str(Money(row["fee_cover"], row["currency"])),
+                    str(Money(row["gifts"] + row["fee_cover"], row["currency"])),
+                ]
+                for row in rows
+            ],
+        )
+
+    @admin.display(description="Started", ordering="created_at")
+    def created(self, obj: Donation) -> str:
+        return short_time(obj.created_at)
+
+    @admin.display(description="Donor", ordering="donor__email")
+    def donor_cell(self, obj: Donation) -> str:
+        return lines(obj.donor.email, obj.name)
+
+    @admin.display(description="Amount")
+    def amount_display(self, obj: Donation) -> str:
+        return str(Money(obj.amount, obj.currency))
+
+    @admin.display(description="Fee cover")
+    def fee_cover_display(self, obj: Donation) -> str:
+        return str(Money(obj.fee_cover, obj.currency)) if obj.fee_cover else "—"
+
+    @admin.display(description="Total", ordering="amount")
+    def total_display(self, obj: Donation) -> str:
+        return str(obj.total)
+
+    @admin.display(description="Article / campaign", ordering="article_slug")
+    def attribution(self, obj: Donation) -> str:
+        return attribution_cell(obj)
+
+    @admin.display(description="Stripe")
+    def stripe(self, obj: Donation) -> str:
+        return stripe_link("payment", obj.stripe_payment_intent_id)
+
+    @admin.display(description="Payment in Stripe")
+    def payment_link(self, obj: Donation) -> str:
+        intent = obj.stripe_payment_intent_id
+        return stripe_link("payment", intent, intent or "")
