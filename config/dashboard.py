@@ -192,7 +192,7 @@ def _money_figures(
             f"{money.dispute_count} dispute(s)",
         ),
         Figure("Fees", str(show(-money.fees)), links.to("payments.payment", **paid)),
-        Figure("Net", str(show(money.net))),
+        Figure("Net", str(show(money.net)), links.to("payments.payment", **paid)),
     ]
     by_kind = []
     for kind, label in PaymentKind.choices:
@@ -220,6 +220,12 @@ def _money_figures(
 def _member_figures(counts: member_figures.MemberCounts, links: Links, period: Period):
     counted = {"kind__exact": MembershipKind.PAID, "origin__exact": MembershipOrigin.SITE}
     rate = counts.churn_rate
+    churned_href = links.to(
+        "members.membership",
+        **counted,
+        status__exact=MembershipStatus.CANCELED,
+        **_between("ended_at", period.start, period.end),
+    )
     return [
         Figure(
             "Active members", f"{counts.active:,}", links.to("members.membership", counted="active")
@@ -238,20 +244,12 @@ def _member_figures(counts: member_figures.MemberCounts, links: Links, period: P
                 **_between("starts_at", period.start, period.end),
             ),
         ),
-        Figure(
-            "Churned members",
-            f"{counts.churned:,}",
-            links.to(
-                "members.membership",
-                **counted,
-                status__exact=MembershipStatus.CANCELED,
-                **_between("ended_at", period.start, period.end),
-            ),
-        ),
+        Figure("Churned members", f"{counts.churned:,}", churned_href),
         Figure(
             "Churn rate",
             f"{rate:.1%}" if rate is not None else "—",
-            note=f"of {counts.at_start:,} members at the start",
+            churned_href,
+            f"of {counts.at_start:,} members at the start",
         ),
         Figure(
             "Ending at period end",
