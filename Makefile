@@ -5,16 +5,20 @@ BIN    := $(abspath $(VENV))/bin
 
 .PHONY: run test test-fast install lint format lock demo clean simulate
 
-$(VENV)/.installed: pyproject.toml requirements.lock
+$(VENV)/.installed: pyproject.toml requirements.lock tests/browser/package-lock.json
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
+	# axe-core for the browser tests' accessibility checks (skipped without npm)
+	if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/browser; fi
 	touch $@
 
 install: $(VENV)/.installed
 
 # Set up and run the whole site locally: web server, Celery worker and beat
-# (queue in files under var/, no Redis needed) and localstripe for Stripe.
+# (queue in files under var/, no Redis needed) and localstripe for Stripe (its
+# objects kept in var/stripe-emulator.state). The address and the staff sign-in
+# are printed once all is up; Ctrl-C stops everything.
 run: export PATH := $(BIN):$(PATH)
 run: export CELERY_BROKER_URL ?= filesystem://
 run: export PORT_WEB ?= 8000
@@ -24,8 +28,7 @@ run: export SITE_URL ?= http://127.0.0.1:$(PORT_WEB)
 run: install
 	python manage.py migrate --no-input
 	python manage.py demo_data
-	@echo "\n  Open $(SITE_URL)/  (admin: $(SITE_URL)/admin/ with the staff sign-in above)\n"
-	honcho start -f Procfile.dev
+	@trap : INT; honcho start -f Procfile.dev || test $$? -eq 130  # 130: stopped by Ctrl-C
 
 # Test processes (pytest-xdist) for the whole suite; each has its own database,
 # Stripe emulator, Celery queue and cache keys. The tests mostly wait on the
@@ -34,13 +37,17 @@ run: install
 PYTEST_WORKERS ?= 4
 
 # The whole test suite, lint and migration checks. CI runs exactly this, with
-# DATABASE_URL and CELERY_BROKER_URL pointing at PostgreSQL and Redis.
+# DATABASE_URL and CELERY_BROKER_URL pointing at PostgreSQL and Redis. The browser
+# tests (tests/browser: Debian's chromium against the whole stack) run last, in one
+# process of their own; they are skipped where chromium, PostgreSQL or redis-server
+# is missing, except in CI.
 test: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python manage.py makemigrations --check --dry-run
-	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) --dist worksteal -m "not browser" $(PYTEST_ARGS)
+	$(BIN)/pytest -m browser $(PYTEST_ARGS) || test $$? -eq 5  # 5: PYTEST_ARGS chose no browser test
 
 # The fast layer, in well under a minute: every test that needs no Stripe emulator,
 # Celery worker, live server, committed database or other process (see the markers
@@ -68,5 +75,7 @@ lock:
 	var/lock-venv/bin/pip freeze --exclude-editable | grep -v '^patronage' > requirements.lock
 	rm -rf var/lock-venv
 
+# Start over: the virtualenv and everything local in var/ (database, Stripe emulator's
+# objects, staff password, Celery's queue and schedule, test leftovers).
 clean:
-	rm -rf $(VENV) var/db.sqlite3 var/celery var/static
+	rm -rf $(VENV) var

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
+from config import branding
+
 ERASED_DOMAIN = "invalid"
 
 
@@ -28,6 +30,7 @@ def organization() -> dict[str, str]:
         "address": settings.ORGANIZATION_ADDRESS,
         "tax_note": settings.ORGANIZATION_TAX_NOTE,
         "support_email": settings.ORGANIZATION_SUPPORT_EMAIL,
+        **branding.for_emails(),  # brand_color, brand_contrast_color, logo_url, website
     }
 
 

@@ -225,6 +225,9 @@ def email_settings(url: str) -> dict[str, object]:
 
 EMAIL_URL = str(env("EMAIL_URL", "console:"))
 globals().update(email_settings(EMAIL_URL))
+if DEBUG and urlsplit(EMAIL_URL).scheme == "console":
+    # Development: each email as a block of sender, recipients, subject and text
+    EMAIL_BACKEND = "config.dev_email.EmailBackend"
 # Sender of every email the site sends
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Patronage Newsroom <support@example.org>")
 SERVER_EMAIL = env("SERVER_EMAIL", DEFAULT_FROM_EMAIL)
@@ -240,6 +243,27 @@ ORGANIZATION_TAX_NOTE = env(
 )
 ORGANIZATION_SUPPORT_EMAIL = env("ORGANIZATION_SUPPORT_EMAIL", "support@example.org")
 ACCOUNT_EMAIL_SUBJECT_PREFIX = f"[{ORGANIZATION_NAME}] "
+# The newsroom's own website: "Back to the news" goes there when the reader came from no
+# known article (empty: this site's home page)
+ORGANIZATION_WEBSITE = str(env("ORGANIZATION_WEBSITE", "")).rstrip("/")
+# Logo in the site header and emails: a full https:// address, or a path under static/
+# (e.g. img/logo.svg); empty: the name alone
+ORGANIZATION_LOGO = str(env("ORGANIZATION_LOGO", ""))
+# Colours, as #rrggbb (checked at start-up; config/branding.py): buttons and links; the
+# text on them (keep a 4.5:1 contrast with BRAND_COLOR); highlights (kickers, the support
+# block's rule, the campaign meter). Pages get them from /brand.css
+BRAND_COLOR = str(env("BRAND_COLOR", "#0b5cad"))
+BRAND_CONTRAST_COLOR = str(env("BRAND_CONTRAST_COLOR", "#ffffff"))
+BRAND_ACCENT_COLOR = str(env("BRAND_ACCENT_COLOR", "#0b5cad"))
+
+
+@checks.register()
+def check_brand_colours(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A colour setting that is not #rrggbb fails `check`, `migrate`, `runserver`."""
+    from config.branding import colour_problems
+
+    return [checks.Error(problem, id="patronage.E002") for problem in colour_problems()]
+
 
 # --- Money ------------------------------------------------------------------
 
@@ -415,12 +439,18 @@ else:  # https://docs.stripe.com/security/guide#content-security-policy
     _STRIPE_SCRIPTS = [_STRIPE_JS_ORIGIN, "https://*.js.stripe.com"]
     _STRIPE_FRAMES = [*_STRIPE_SCRIPTS, "https://hooks.stripe.com"]
     _STRIPE_CONNECT = ["https://api.stripe.com"]
+# A logo at a full address (ORGANIZATION_LOGO) loads from its own origin
+_LOGO_ORIGIN = (
+    ["{0.scheme}://{0.netloc}".format(urlsplit(ORGANIZATION_LOGO))]
+    if ORGANIZATION_LOGO.startswith(("https://", "http://"))
+    else []
+)
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
         "script-src": ["'self'", *_STRIPE_SCRIPTS],
         "style-src": ["'self'"],
-        "img-src": ["'self'", "data:"],
+        "img-src": ["'self'", "data:", *_LOGO_ORIGIN],
         "font-src": ["'self'"],
         "connect-src": ["'self'", *_STRIPE_CONNECT],
         "frame-src": _STRIPE_FRAMES,
@@ -448,9 +478,10 @@ if CELERY_BROKER_URL == "filesystem://":
         "data_folder_in": str(_queue_dir),
         "data_folder_out": str(_queue_dir),
         "processed_folder": str(_queue_dir / "processed"),
+        "control_folder": str(_queue_dir / "control"),  # default: control/ in the cwd
         "store_processed": False,
     }
-    for _folder in (_queue_dir, _queue_dir / "processed"):
+    for _folder in (_queue_dir, _queue_dir / "processed", _queue_dir / "control"):
         _folder.mkdir(parents=True, exist_ok=True)
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_TASK_SERIALIZER = "json"
@@ -469,6 +500,18 @@ _STRIPE_BUDGET_PROBLEM = stripe_call_budget_problem(
 )
 if _STRIPE_BUDGET_PROBLEM and not DEBUG:
     raise ImproperlyConfigured(_STRIPE_BUDGET_PROBLEM)
+if not DEBUG:  # production refuses to start with a mistyped colour (web and worker alike)
+    from config.branding import colour_problems
+
+    _BRAND_PROBLEMS = colour_problems(
+        {
+            "BRAND_COLOR": BRAND_COLOR,
+            "BRAND_CONTRAST_COLOR": BRAND_CONTRAST_COLOR,
+            "BRAND_ACCENT_COLOR": BRAND_ACCENT_COLOR,
+        }
+    )
+    if _BRAND_PROBLEMS:
+        raise ImproperlyConfigured(" ".join(_BRAND_PROBLEMS))
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Periodic tasks (run `celery -A config beat`).
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {

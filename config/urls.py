@@ -2,7 +2,7 @@ from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
-from config import views
+from config import branding, views
 
 # Staff sign in through allauth too, so its rate limits guard the admin.
 admin.site.login = secure_admin_login(admin.site.login)
@@ -10,6 +10,7 @@ admin.site.login = secure_admin_login(admin.site.login)
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("brand.css", branding.brand_css, name="brand_css"),
     path("accounts/", include("allauth.urls")),
     path("", include("members.urls")),
     path("gift/", include("members.gift_urls")),

@@ -66,11 +66,14 @@ class CancelMembershipForm(forms.Form):
 class GiftForm(DonationForm):
     """A membership for someone else: the donation form plus who, how long, and when.
 
-    Leave the amount empty to pay the standard price (see gifts.gift_amount).
+    The page starts with the price for the months in the amount box (gift_views.give); an
+    empty amount still pays that price (see gifts.gift_amount).
     """
 
     amount = forms.CharField(
-        max_length=20, required=False, help_text="Leave empty for the standard price."
+        max_length=20,
+        required=False,
+        help_text="The price for the months chosen. You may give more.",
     )
     name = forms.CharField(max_length=200, validators=[no_markup], label="Your name")
     months = forms.TypedChoiceField(
@@ -95,7 +98,12 @@ class GiftForm(DonationForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["send_on"].initial = timezone.localdate()
+        today = timezone.localdate()
+        self.fields["send_on"].initial = today
+        # The date picker offers the days check_gift_details accepts.
+        self.fields["send_on"].widget.attrs.update(
+            min=today.isoformat(), max=(today + gifts.MAX_SEND_AHEAD).isoformat()
+        )
 
     def clean_message(self) -> str:
         message = self.cleaned_data.get("message", "").replace("\r\n", "\n")

@@ -16,26 +16,50 @@ from config.errors import Refused
 from members import selectors
 from members.forms import GiftForm
 from members.services import gifts
-from payments.currencies import currencies_for_page
+from members.states import Interval
+from payments.money import Money
 from payments.pages import json_endpoint, member_email, refuse_before_stripe, stripe_page, valid
+from payments.price_labels import GIFT, currencies_with_prices, pay_labels
 
 
 @require_GET
 def give(request: HttpRequest) -> HttpResponse:
     initial = GiftForm.initial_from_link(request.GET, referer=request.headers.get("Referer", ""))
+    currency, months = initial["currency"], GiftForm.base_fields["months"].initial
+    prices = gifts.gift_prices()
+    # The price for the months starts in the amount box; gift.js keeps it in step with the
+    # months until the giver types an amount of their own.
+    amount = prices.get(currency, {}).get(months)
+    if amount is not None:
+        initial["amount"] = str(Money(amount, currency).as_decimal())
     form = GiftForm(initial=initial, member_email=member_email(request))
+    levels = _gift_levels(prices)
     return render(
         request,
         "members/gift/give.html",
         {
             "form": form,
+            "level": levels.get(currency),
+            "prices": pay_labels(GIFT, amount, currency, months=months),
             **stripe_page(
                 startUrl=reverse("gifts:start"),
-                prices=gifts.gift_prices(),
-                currencies=currencies_for_page(),
+                prices=prices,
+                levels=levels,
+                currencies=currencies_with_prices(),
             ),
         },
     )
+
+
+def _gift_levels(prices: dict[str, dict[int, int]]) -> dict[str, dict]:
+    """{currency: {"name", "perks"}}: the level a gift membership is sold as, the one whose
+    monthly price sets the gift's price (gifts.gift_prices), per currency."""
+    levels = {}
+    for code, by_months in prices.items():
+        level = selectors.level_for(by_months[1], code, Interval.MONTH)
+        if level is not None:
+            levels[code] = {"name": level.name, "perks": level.perks}
+    return levels
 
 
 @require_POST
@@ -114,5 +138,10 @@ def claim(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request,
         "members/gift/claim.html",
-        {"gift": gift, "claimed_by_you": claimed_by_you, "login_next": request.path},
+        {
+            "gift": gift,
+            "level": _gift_levels(gifts.gift_prices()).get(gift.donation.currency),
+            "claimed_by_you": claimed_by_you,
+            "login_next": request.path,
+        },
     )

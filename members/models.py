@@ -118,7 +118,9 @@ class User(AbstractBaseUser, PermissionsMixin):
         return self.display_name or self.email
 
     def get_short_name(self) -> str:
-        return self.display_name or self.email.split("@")[0]
+        """The name emails greet them by: the one they gave, or "" ("Hello," alone, never
+        the start of their address)."""
+        return self.display_name.strip()
 
 
 class MembershipLevel(models.Model):
@@ -143,6 +145,12 @@ class MembershipLevel(models.Model):
         default=False,
         help_text="The supporters page (/supporters/) shows this level's name next to its "
         "members who chose to be listed.",
+    )
+    receipt_tax_note = models.TextField(
+        "tax line on receipts",
+        blank=True,
+        help_text="What this level's receipts say for tax purposes, e.g. the fair value of "
+        "goods its perks include. Empty: the default line (ORGANIZATION_TAX_NOTE).",
     )
 
     class Meta:
@@ -243,6 +251,11 @@ class Membership(Attribution):
     last_failed_invoice_id = models.CharField(max_length=255, blank=True)
     welcomed_at = models.DateTimeField(null=True, blank=True)
     ended_notice_at = models.DateTimeField(null=True, blank=True)
+    cancel_notice_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the member was told their cancellation (cleared when they resume).",
+    )
     # What the newsroom's webhooks last heard about it (members/services/member_webhooks.py)
     announced_phase = models.CharField(
         max_length=10, choices=AnnouncedPhase.choices, default=AnnouncedPhase.NONE, blank=True

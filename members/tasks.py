@@ -23,6 +23,12 @@ def send_membership_email(membership_pk: int, which: str) -> None:
     emails.send_membership_email(membership_pk, which)
 
 
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
+def send_cancel_notice(membership_pk: int) -> bool:
+    """The "will not renew" email, once per cancellation (emails.send_cancel_notice)."""
+    return emails.send_cancel_notice(membership_pk)
+
+
 @shared_task
 def end_expired_memberships() -> int:
     return comp.end_expired_memberships()

@@ -24,9 +24,9 @@ from members.services import checkout, newsletters, self_service, supporters
 from members.services.accounts import update_profile
 from payments import stripe_gateway as gateway
 from payments.attribution import source_article
-from payments.currencies import currencies_for_page
 from payments.money import Money
 from payments.pages import json_endpoint, payment_step, refuse_blocked, stripe_page, valid
+from payments.price_labels import MEMBERSHIP, currencies_with_prices, pay_labels
 from payments.selectors import giving_history
 
 
@@ -126,6 +126,13 @@ def join(request: HttpRequest) -> HttpResponse:
         referer=request.headers.get("Referer", ""),
         interval=request.GET.get("interval", "month"),
     )
+    # The middle level's price starts in the amount box (join.js picks the same), so the
+    # button says the amount from the first paint.
+    suggestions = selectors.level_suggestions()
+    prices = suggestions.get(initial["currency"], {}).get(initial["interval"], [])
+    amount = prices[(len(prices) - 1) // 2]["amount"] if prices else None
+    if amount is not None:
+        initial["amount"] = str(Money(amount, initial["currency"]).as_decimal())
     form = JoinForm(initial=initial)
     # A reader who signs in first comes back here from the sign-in page (their Referer
     # then): the link back names the page that sent them.
@@ -142,10 +149,13 @@ def join(request: HttpRequest) -> HttpResponse:
             "current": current if current and current.has_perks else None,
             "article": source_article(initial["source"]),
             "login_next": f"{request.path}?{back.urlencode()}" if back else request.path,
+            "prices": pay_labels(
+                MEMBERSHIP, amount, initial["currency"], interval=initial["interval"]
+            ),
             **stripe_page(
                 startUrl=reverse("members:join_start"),
-                suggestions=selectors.level_suggestions(),
-                currencies=currencies_for_page(),
+                suggestions=suggestions,
+                currencies=currencies_with_prices(),
             ),
         },
     )

@@ -108,13 +108,20 @@ def _fixed_fees(spec: str) -> dict[str, int]:
     return fees
 
 
+def fee_rule(currency: str) -> tuple[int, int]:
+    """Stripe's estimated fee the cover makes up for: (share in basis points, fixed part in
+    the currency's minor unit), from DONATION_FEE_BPS and DONATION_FEE_FIXED."""
+    return settings.DONATION_FEE_BPS, _fixed_fees(settings.DONATION_FEE_FIXED).get(
+        currency.upper(), 0
+    )
+
+
 def fee_cover(amount: int, currency: str) -> int:
     """What to add to `amount` so that, after Stripe's estimated fee, `amount` arrives.
 
     Solves total - (total * bps / 10000 + fixed) >= amount for the smallest
     integer total, in integer arithmetic.
     """
-    bps = settings.DONATION_FEE_BPS
-    fixed = _fixed_fees(settings.DONATION_FEE_FIXED).get(currency.upper(), 0)
+    bps, fixed = fee_rule(currency)
     total = -(-(amount + fixed) * 10000 // (10000 - bps))  # ceiling division
     return total - amount

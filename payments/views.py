@@ -9,8 +9,8 @@ from django.views.decorators.http import require_GET, require_POST
 from config import ratelimit
 from payments import selectors
 from payments.attribution import source_article
-from payments.currencies import currencies_for_page
 from payments.forms import DonationForm
+from payments.money import Money
 from payments.pages import (
     json_endpoint,
     member_email,
@@ -19,6 +19,7 @@ from payments.pages import (
     stripe_page,
     valid,
 )
+from payments.price_labels import ONCE, currencies_with_prices, pay_labels
 from payments.services import donations
 
 
@@ -27,21 +28,29 @@ def give(request: HttpRequest) -> HttpResponse:
     initial = DonationForm.initial_from_link(
         request.GET, referer=request.headers.get("Referer", "")
     )
-    form = DonationForm(initial=initial, member_email=member_email(request))
+    suggested = selectors.suggested_amounts()
     suggestions = {
         code: [{"amount": s.amount, "label": str(s), "default": s.is_default} for s in amounts]
-        for code, amounts in selectors.suggested_amounts().items()
+        for code, amounts in suggested.items()
     }
+    # The default suggestion starts in the amount box (as give.js does on a currency change),
+    # so the button and the fee cover say the amount from the first paint.
+    currency = initial["currency"]
+    amount = next((s.amount for s in suggested.get(currency, []) if s.is_default), None)
+    if amount is not None:
+        initial["amount"] = str(Money(amount, currency).as_decimal())
+    form = DonationForm(initial=initial, member_email=member_email(request))
     return render(
         request,
         "payments/give.html",
         {
             "form": form,
             "article": source_article(initial["source"]),
+            "prices": pay_labels(ONCE, amount, currency),
             **stripe_page(
                 startUrl=reverse("payments:give_start"),
                 suggestions=suggestions,
-                currencies=currencies_for_page(),
+                currencies=currencies_with_prices(),
             ),
         },
     )

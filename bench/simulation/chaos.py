@@ -39,9 +39,12 @@ class ChaosStats:
 class ChaosProxy:
     """An HTTP server on loopback that forwards POSTs to `target` with chaos."""
 
-    def __init__(self, target: str, *, seed: int, max_delay: float = 6.0) -> None:
+    def __init__(
+        self, target: str, *, seed: int, max_delay: float = 6.0, calm: bool = False
+    ) -> None:
         self.target = target
         self.max_delay = max_delay
+        self.calm = calm  # forward every delivery at once, once (the browser journeys)
         self.stats = ChaosStats()
         self._random = random.Random(f"chaos-{seed}")
         self._lock = threading.Lock()
@@ -73,6 +76,9 @@ class ChaosProxy:
         with self._lock:
             r = self._random
             self.stats.received += 1
+            if self.calm:
+                self._in_flight += 1
+                return False, 0, 0.0, None, 0.0
             if r.random() < DROP:
                 self.stats.dropped += 1
                 return True, r.choice((200, 500)), 0.0, None, 0.0

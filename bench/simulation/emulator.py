@@ -4,9 +4,9 @@ the simulation needs to play the parts of Stripe that localstripe does not have.
 Run as `python -m bench.simulation.emulator --port P --from-scratch --webhook URL`
 (the shim's own command line). On top of the shim it:
 
-- never writes its store to /tmp/localstripe.pickle: localstripe pickles the whole
-  store on every write, which grows quadratic over a thousand lifecycles, and the
-  simulation never reloads it;
+- keeps its store in memory only (the shim's default, given no `--state-file`):
+  localstripe would pickle the whole store on every write, which grows quadratic
+  over a thousand lifecycles, and the simulation never reloads it;
 - `POST /_config/sim/events {"type", "object", "api_version"}` keeps an event the
   simulation made (a refund, a dispute, a subscription update: localstripe sends
   none of these) in its events list, so `reconcile_stripe` finds it like any other,
@@ -20,8 +20,6 @@ from aiohttp import web
 from localstripe import resources, server
 
 from tests.support import localstripe_shim as shim
-
-resources.Store.dump_to_disk = lambda self: None
 
 
 class _Given:

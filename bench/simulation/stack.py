@@ -36,8 +36,16 @@ REDIS = {"host": "127.0.0.1", "port": 6379}
 class Stack:
     """Start with `start()`, always `stop()` (it undoes whatever was started)."""
 
-    def __init__(self, *, seed: int, redis_db: int | None = None, web_workers: int = 3) -> None:
+    def __init__(
+        self,
+        *,
+        seed: int,
+        redis_db: int | None = None,
+        web_workers: int = 3,
+        calm: bool = False,
+    ) -> None:
         self.seed = seed
+        self.calm = calm  # webhooks delivered at once, once: no chaos (the browser tests)
         # A Redis server of our own by default: the shared one's databases are used by
         # other test runs on the machine, and one that flushes "its" database (every
         # test clears its cache) would take the queue's bindings with it, and every
@@ -67,7 +75,9 @@ class Stack:
         web_port, stripe_port = free_port(), free_port()
         self.site = f"http://127.0.0.1:{web_port}"
         self.emulator = f"http://127.0.0.1:{stripe_port}"
-        self.chaos = ChaosProxy(f"{self.site}/stripe/webhook", seed=self.seed).start()
+        self.chaos = ChaosProxy(
+            f"{self.site}/stripe/webhook", seed=self.seed, calm=self.calm
+        ).start()
         self._spawn(
             "emulator",
             [

@@ -113,13 +113,21 @@ def cancel_membership(
         True,
         idempotency_key=_change_key(membership, "cancel"),
     )
-    return _apply(
+    cancelled = _apply(
         membership,
         subscription,
         seen_at=stripe_now(),
         cancel_reason=reason.strip()[:500],
         cancel_category=category,
     )
+    # The "will not renew" email: enqueued by every cancellation, sent once
+    # (members.emails.send_cancel_notice claims it).
+    from members.tasks import send_cancel_notice
+
+    if cancelled.cancel_at_period_end:
+        pk = cancelled.pk
+        transaction.on_commit(lambda: send_cancel_notice.delay(pk), robust=True)
+    return cancelled
 
 
 def resume_membership(membership: Membership) -> Membership:
@@ -132,7 +140,12 @@ def resume_membership(membership: Membership) -> Membership:
         idempotency_key=_change_key(membership, "resume"),
     )
     return _apply(
-        membership, subscription, seen_at=stripe_now(), cancel_reason="", cancel_category=""
+        membership,
+        subscription,
+        seen_at=stripe_now(),
+        cancel_reason="",
+        cancel_category="",
+        cancel_notice_at=None,  # a later cancellation is told again
     )
 
 

@@ -12,16 +12,42 @@ window.Patronage = (function () {
     return JSON.parse(document.getElementById(id).textContent);
   }
 
-  // Error display and JSON posting for one form with data-error-for slots.
+  // The form control named `name` (the first of a radio group), or null.
+  function control(form, name) {
+    const el = form.elements.namedItem(name);
+    return el && !el.tagName && el.length ? el[0] : el;
+  }
+
+  // Error display and JSON posting for one form with data-error-for slots. A field with an
+  // error is aria-invalid (its aria-describedby already names its slot, see
+  // partials/field.html); focusFirstError moves the reader to it after a failed submit.
   function formUi(form) {
     function showError(field, message) {
       const el = form.querySelector('[data-error-for="' + field + '"]') ||
         form.querySelector('[data-error-for="__all__"]');
       el.textContent = message; // textContent: never interpreted as HTML
+      const input = control(form, field);
+      if (input && input.setAttribute) input.setAttribute("aria-invalid", "true");
     }
 
     function clearErrors() {
       form.querySelectorAll("[data-error-for]").forEach(function (el) { el.textContent = ""; });
+      form.querySelectorAll('[aria-invalid="true"]').forEach(function (el) {
+        el.removeAttribute("aria-invalid");
+      });
+    }
+
+    // The first invalid field in the form's order, else the first error shown (the card's,
+    // or the form's own), gets the focus. Returns whether there was one.
+    function focusFirstError() {
+      const invalid = form.querySelector('[aria-invalid="true"]');
+      if (invalid) { invalid.focus(); return true; }
+      const shown = Array.prototype.find.call(form.querySelectorAll("[data-error-for]"),
+        function (el) { return el.textContent.trim() !== ""; });
+      if (!shown) return false;
+      shown.setAttribute("tabindex", "-1");
+      shown.focus();
+      return true;
     }
 
     async function post(url, body) {
@@ -47,7 +73,10 @@ window.Patronage = (function () {
       return result.payload;
     }
 
-    return {showError: showError, clearErrors: clearErrors, post: post, start: start};
+    return {
+      showError: showError, clearErrors: clearErrors, focusFirstError: focusFirstError,
+      post: post, start: start,
+    };
   }
 
   // POST `url` until the payment is settled, running 3-D Secure in Stripe.js when the
@@ -152,6 +181,8 @@ window.Patronage = (function () {
       } finally {
         busy = false;
         button.disabled = false;
+        // Disabling the button dropped the focus to the page: take the reader to what failed.
+        ui.focusFirstError();
       }
     });
 
@@ -178,8 +209,136 @@ window.Patronage = (function () {
     });
   }
 
+  // --- Prices stated before paying ----------------------------------------------------
+  // The same words as payments/price_labels.py (pay_labels), from the page data's currencies
+  // ({decimals, minimum, maximum, symbol, feeBps, feeFixed}): keep the two in step.
+
+  // What the reader typed ("10", "10.50", "1,000", "10,50") in minor units, else null
+  // (as payments.money.parse_major_amount reads it).
+  function parseMajor(text, decimals) {
+    let s = String(text).replace(/[ \u00a0]/g, "");
+    if (/^\d{1,3}(,\d{3})+(\.\d*)?$/.test(s)) s = s.replace(/,/g, "");
+    else if (/^\d+,\d{1,2}$/.test(s)) s = s.replace(",", ".");
+    if (!/^(\d+(\.\d*)?|\.\d+)$/.test(s) || s.length > 20) return null;
+    const parts = s.split(".");
+    const fraction = (parts[1] || "").replace(/0+$/, "");
+    if (fraction.length > decimals) return null;
+    const minor = Number((parts[0] || "0") + fraction.padEnd(decimals, "0"));
+    return Number.isSafeInteger(minor) ? minor : null;
+  }
+
+  // Money for a button: "$10", "$10.61", "CHF 12.50" (price_labels.short).
+  function formatShort(minor, code, currency) {
+    const d = currency.decimals;
+    const digits = String(minor).padStart(d + 1, "0");
+    let whole = digits.slice(0, digits.length - d);
+    whole = whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",");
+    const fraction = d ? digits.slice(-d) : "";
+    const number = fraction && !/^0+$/.test(fraction) ? whole + "." + fraction : whole;
+    return currency.symbol ? currency.symbol + number : code + " " + number;
+  }
+
+  // What "cover the card fees" adds (payments.currencies.fee_cover): the smallest total
+  // whose estimated fee leaves `amount`, in integer arithmetic.
+  function feeCover(amount, currency) {
+    const keep = 10000 - currency.feeBps;
+    return Math.floor(((amount + currency.feeFixed) * 10000 + keep - 1) / keep) - amount;
+  }
+
+  // {button, total, fees} for `kind` ("once", "membership", "gift"): price_labels.pay_labels.
+  function payLabels(kind, amount, code, currency, options) {
+    options = options || {};
+    if (amount === null || !currency || amount < currency.minimum || amount > currency.maximum) {
+      const plain = {once: "Give now", membership: "Become a member", gift: "Pay and give"};
+      return {button: plain[kind], total: "", fees: "Add a little to cover the card fees"};
+    }
+    const cover = feeCover(amount, currency);
+    const fees = "Add " + formatShort(cover, code, currency) + " to cover card fees \u2014 total " +
+      formatShort(amount + cover, code, currency);
+    if (kind === "membership") {
+      const each = formatShort(amount, code, currency) + " a " + options.interval;
+      return {
+        button: "Join for " + each,
+        total: "Total: " + each + ", charged today, then every " + options.interval +
+          " until you cancel.",
+        fees: fees,
+      };
+    }
+    const total = formatShort(amount + (options.coverFees ? cover : 0), code, currency);
+    const months = options.months;
+    return {
+      button: kind === "gift" ?
+        "Give " + months + " month" + (months === 1 ? "" : "s") + " for " + total : "Give " + total,
+      total: "Total: " + total + ", charged once." + (kind === "gift" ? " It does not renew." : ""),
+      fees: fees,
+    };
+  }
+
+  // Keep a payment form's submit button, its #total (a live region) and its #fee-text
+  // saying what will be charged, as the reader changes any field. Returns the update
+  // function, for changes made by script.
+  function statePrices(form, data, kind) {
+    const button = form.querySelector('button[type="submit"]');
+    const total = document.getElementById("total");
+    const feeText = document.getElementById("fee-text");
+    function update() {
+      const code = form.elements.currency.value;
+      const currency = data.currencies[code];
+      const amount = currency ? parseMajor(form.elements.amount.value, currency.decimals) : null;
+      const labels = payLabels(kind, amount, code, currency, {
+        coverFees: Boolean(form.elements.cover_fees && form.elements.cover_fees.checked),
+        interval: form.elements.interval && form.elements.interval.value,
+        months: form.elements.months && Number(form.elements.months.value),
+      });
+      if (button.textContent !== labels.button) button.textContent = labels.button;
+      if (total && total.textContent !== labels.total) total.textContent = labels.total;
+      if (feeText && feeText.textContent !== labels.fees) feeText.textContent = labels.fees;
+    }
+    form.addEventListener("input", update);
+    form.addEventListener("change", update);
+    update();
+    return update;
+  }
+
+  // The suggested amounts as toggle buttons in `box` (a role=group): the one equal to the
+  // amount typed is pressed (aria-pressed), kept in step as the reader types. show(items,
+  // decimals) puts up the buttons for [{amount, label}]; a click puts its amount in the box.
+  function amountButtons(form, box) {
+    const input = form.elements.amount;
+    let shown = [];
+    let places = 0;
+    function sync() {
+      const typed = parseMajor(input.value, places);
+      shown.forEach(function (entry) {
+        entry.button.setAttribute("aria-pressed", String(typed === entry.item.amount));
+      });
+    }
+    function show(items, decimals) {
+      places = decimals;
+      box.textContent = "";
+      shown = items.map(function (item) {
+        const b = document.createElement("button");
+        b.type = "button";
+        b.className = "secondary small amount-choice";
+        b.textContent = item.label;
+        b.addEventListener("click", function () {
+          input.value = formatMinor(item.amount, decimals);
+          // The form's listeners (the prices, a new start, sync) hear of the new amount.
+          input.dispatchEvent(new Event("input", {bubbles: true}));
+        });
+        box.appendChild(b);
+        return {button: b, item: item};
+      });
+      sync();
+    }
+    input.addEventListener("input", sync);
+    return {show: show, sync: sync};
+  }
+
   return {
     formatMinor: formatMinor, pageData: pageData, formUi: formUi, settle: settle,
     cardSetup: cardSetup, cardForm: cardForm, payOnce: payOnce,
+    parseMajor: parseMajor, formatShort: formatShort, feeCover: feeCover,
+    payLabels: payLabels, statePrices: statePrices, amountButtons: amountButtons,
   };
 })();

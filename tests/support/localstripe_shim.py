@@ -34,17 +34,24 @@ older emulator) refuses some of them, so this wrapper teaches it, and only it:
 - `reason` on a refund (duplicate, fraudulent or requested_by_customer), and the
   `refund.created` and `charge.refunded` events Stripe sends for a new refund.
 - It listens on 127.0.0.1 only (localstripe listens on every interface).
+- It keeps its objects in memory, or in the file `--state-file PATH` names
+  (localstripe keeps them in /tmp/localstripe.pickle, one file for every
+  emulator on the machine).
 
 Usage (as `python -m localstripe`): python -m tests.support.localstripe_shim --port 8420
-With `--webhook URL` it also sends its signed events to URL from the start,
-signed with STRIPE_WEBHOOK_SECRET (what `make run` does).
+With `--state-file PATH` its objects outlive a restart (`make run` keeps them in
+var/stripe-emulator.state); without it they live in memory only (the tests, the
+simulation). With `--webhook URL` it also sends its signed events to URL from the
+start, signed with STRIPE_WEBHOOK_SECRET (what `make run` does).
 """
 
 import argparse
 import asyncio
 import logging
 import os
+import pickle
 import socket
+from pathlib import Path
 
 from aiohttp import web
 from localstripe import resources, server, webhooks
@@ -565,6 +572,55 @@ async def _config_settlement(request):
 server.app.router.add_post("/_config/settlement", _config_settlement)
 
 
+# --- Where the objects are kept ---------------------------------------------------------
+#
+# localstripe pickles its whole store to /tmp/localstripe.pickle after every change
+# and reads it back at start: one file shared by every emulator on the machine, so a
+# test run, a simulation or another checkout replaced the customers and subscriptions
+# `make run`'s database points at. Here the store is in memory only, unless
+# `--state-file` names a file of its own: read at start, rewritten (whole, then
+# renamed into place) after every change and when the emulator stops.
+
+_state_file: Path | None = None
+_log = logging.getLogger("localstripe_shim")
+
+
+def _load_state(store) -> None:
+    if _state_file is None or not _state_file.exists():
+        return
+    try:
+        with _state_file.open("rb") as state:
+            objects = pickle.load(state)  # noqa: S301 (the file this emulator wrote)
+    except Exception as error:  # say, written by another localstripe version
+        aside = _state_file.with_name(_state_file.name + ".unreadable")
+        os.replace(_state_file, aside)
+        _log.warning("Could not read %s (%r): set aside as %s", _state_file, error, aside)
+        return
+    store.clear()
+    dict.update(store, objects)  # not through __setitem__, which would write the file again
+
+
+def _dump_state(store) -> None:
+    if _state_file is None:
+        return
+    partial = _state_file.with_name(_state_file.name + ".partial")
+    with partial.open("wb") as state:
+        pickle.dump(dict(store), state, protocol=pickle.HIGHEST_PROTOCOL)
+    os.replace(partial, _state_file)
+
+
+resources.Store.try_load_from_disk = _load_state
+resources.Store.dump_to_disk = _dump_state
+
+
+async def _dump_on_shutdown(app) -> None:
+    """Changes made after a request ended (a charge settling) are kept too."""
+    resources.store.dump_to_disk()
+
+
+server.app.on_shutdown.append(_dump_on_shutdown)
+
+
 # --- Listening on loopback only ----------------------------------------------------------
 
 
@@ -581,18 +637,25 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=8420)
     parser.add_argument(
-        "--from-scratch", action="store_true", help="start empty and keep nothing on disk"
+        "--state-file",
+        type=Path,
+        metavar="PATH",
+        help="keep the objects in PATH, across restarts (default: in memory only)",
+    )
+    parser.add_argument(
+        "--from-scratch", action="store_true", help="start empty, even if PATH holds objects"
     )
     parser.add_argument("--webhook", metavar="URL", help="send signed events to URL")
     args = parser.parse_args(argv)
     if args.webhook:
         secret = os.environ.get("STRIPE_WEBHOOK_SECRET", "whsec_patronage_local")
         webhooks.register_webhook("patronage", args.webhook, secret, None)
-    if args.from_scratch:
-        # localstripe pickles its whole store to /tmp/localstripe.pickle on every write (a
-        # file every emulator on the machine shares); a throwaway store needs none of it.
-        resources.Store.dump_to_disk = lambda self: None
-    else:
+    global _state_file
+    _state_file = args.state_file.resolve() if args.state_file else None
+    if _state_file is not None:
+        _state_file.parent.mkdir(parents=True, exist_ok=True)
+        if args.from_scratch:
+            _state_file.unlink(missing_ok=True)
         resources.store.try_load_from_disk()
     access_log = logging.getLogger("aiohttp.access")
     access_log.setLevel(logging.DEBUG)

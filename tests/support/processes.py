@@ -43,9 +43,15 @@ def wait_until(condition: Callable[[], object], timeout: float = 15, interval: f
 
 
 @contextmanager
-def running_emulator(port: int) -> Iterator[subprocess.Popen]:
-    """localstripe (through the test shim) on `port`, from scratch, stopped on exit."""
-    command = ["--port", str(port), "--from-scratch"]
+def running_emulator(port: int, state_file: Path | None = None) -> Iterator[subprocess.Popen]:
+    """localstripe (through the test shim) on `port`, stopped on exit.
+
+    Its objects live in memory, so every test process has its own and nothing else
+    on the machine sees them; with `state_file` they are kept in that file instead
+    (read at start, written after each change), as `make run` keeps its own.
+    """
+    command = ["--port", str(port)]
+    command += ["--state-file", str(state_file)] if state_file else ["--from-scratch"]
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.support.localstripe_shim", *command],
         cwd=PROJECT,

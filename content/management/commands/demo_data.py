@@ -1,17 +1,21 @@
 """Fill an empty site with what a first look needs: a staff user, amounts, levels, a
 dozen articles, and a few months of one-time gifts and memberships in the ledger.
 
-Safe to run again: existing rows are kept; the staff password is reset and printed.
+Safe to run again: existing rows are kept; the staff password is set again to this
+checkout's own, made on the first run and kept in var/staff-password, and printed.
 The demo gifts and memberships are rows written directly (no Stripe): their Stripe ids
 start with `pi_demo_`, `ch_demo_`, `in_demo_`, `sub_demo_`, so Stripe knows none of them
 (a refund from admin fails; everything else reads them like real ones).
 """
 
+import os
 import random
 import secrets
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from allauth.account.models import EmailAddress
+from django.conf import settings
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
@@ -86,10 +90,17 @@ class Command(BaseCommand):
             help="Leave out the invented gifts and memberships (their Stripe ids exist "
             "nowhere): for a site that talks to a real Stripe or an emulator it checks.",
         )
+        parser.add_argument(
+            "--password-file",
+            type=Path,
+            default=settings.VAR_DIR / "staff-password",
+            help="where the staff password is kept (made on the first run; default: "
+            "var/staff-password)",
+        )
 
     @transaction.atomic
     def handle(self, *args, **options) -> None:
-        password = secrets.token_urlsafe(12)
+        password = staff_password(options["password_file"])
         staff, _ = User.objects.get_or_create(
             email=STAFF_EMAIL,
             defaults={"display_name": "Newsroom staff", "is_staff": True, "is_superuser": True},
@@ -155,6 +166,24 @@ class Command(BaseCommand):
             f"  Demo ledger: {demo_payments.count()} payments ({payments_made} new), "
             f"{demo_members.count()} memberships"
         )
+
+
+def staff_password(path: Path) -> str:
+    """The staff password kept in `path`, made (random, readable by its owner only) if
+    there is none yet: the sign-in `make run` prints stays the same from run to run."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        draft = path.with_name(f"{path.name}.{os.getpid()}")
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as file:
+            file.write(secrets.token_urlsafe(12) + "\n")
+        try:
+            os.link(draft, path)  # whole or absent: a run alongside never reads half of it
+        except FileExistsError:
+            pass  # made meanwhile by another run: that one it is
+        finally:
+            draft.unlink()
+    return path.read_text().strip()
 
 
 def _demo_article(demo: DemoArticle, *, published_at: datetime) -> None:
