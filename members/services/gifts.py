@@ -28,7 +28,8 @@ from django.utils import timezone
 
 from config.emails import send_templated
 from config.errors import Refused
-from members.models import GiftMembership, LevelAmount, Membership, User
+from members.models import GiftMembership, LevelAmount, Membership, MembershipLevel, User
+from members.selectors import level_for
 from members.services.stripe_sync import announce_changes, lock_membership
 from members.states import (
     GIFT,
@@ -61,6 +62,12 @@ def monthly_price(currency: str) -> int | None:
     return LevelAmount.objects.filter(
         currency=currency.upper(), interval=Interval.MONTH, level__is_active=True
     ).aggregate(lowest=Min("amount"))["lowest"]
+
+
+def gift_level(currency: str) -> MembershipLevel | None:
+    """The level a gift membership gives: the one whose monthly price sets the gift's."""
+    price = monthly_price(currency)
+    return level_for(price, currency.upper(), Interval.MONTH) if price is not None else None
 
 
 def gift_prices() -> dict[str, dict[int, int]]:
@@ -292,7 +299,7 @@ def claim_gift(token: str, user: User) -> Membership:
         status=MembershipStatus.ACTIVE,
         starts_at=now,
         ends_at=gift_ends_at(gift.months, now),
-        level=None,
+        level=gift_level(gift.donation.currency),
         note=f"Gift of {gift.months} months from {gift.giver_name or 'a reader'}"[:500],
     )
     GIFT.advance(gift, GiftStatus.CLAIMED)
