@@ -179,6 +179,8 @@ ACCOUNT_EMAIL_VERIFICATION = "mandatory"
 ACCOUNT_CONFIRM_EMAIL_ON_GET = False
 ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
 ACCOUNT_LOGIN_BY_CODE_ENABLED = True
+# The code form takes its address from the link (?email=), as the welcome email gives it
+ACCOUNT_FORMS = {"request_login_code": "members.forms.RequestLoginCodeForm"}
 ACCOUNT_LOGIN_ON_PASSWORD_RESET = False
 # Signing up with an address that already has an account sends that address a
 # notice instead of revealing the account exists.
@@ -277,6 +279,15 @@ PATRONAGE_CURRENCIES = str(
 # 2.9%) plus a fixed part per currency in minor units.
 DONATION_FEE_BPS = envint("DONATION_FEE_BPS", "290")
 DONATION_FEE_FIXED = str(env("DONATION_FEE_FIXED", "USD:30,EUR:25,GBP:20,UAH:1000"))
+
+# What a member's change of amount or interval does with the period already paid for.
+# "create_prorations": its unused part is credited; a new amount settles the difference
+# with the next payment, and a monthly/yearly switch starts the new period today,
+# charging the new price less the credit. "none": no credit; a new amount applies from
+# the next payment, and a switch charges the full new price today.
+MEMBERSHIP_PRORATION = str(env("MEMBERSHIP_PRORATION", "create_prorations"))
+if MEMBERSHIP_PRORATION not in ("create_prorations", "none"):
+    raise ImproperlyConfigured("MEMBERSHIP_PRORATION is create_prorations or none.")
 
 # Card-testing defence: gifts started per client IP and per email address,
 # as COUNT/PERIOD with s, m, h or d (e.g. 10/10m). Checked before Stripe is called.

@@ -1,6 +1,8 @@
 """Emails about a membership: welcome, a renewal that failed or waits for 3-D Secure, a
 cancellation, the end."""
 
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.db import transaction
 from django.urls import reverse
@@ -35,6 +37,11 @@ def send_membership_email(membership_pk: int, which: str) -> None:
         "card_url": site + reverse("members:card"),
         "confirm_url": site + reverse("members:confirm_payment"),
         "join_url": site + reverse("members:join"),
+        # A guest's membership: signing in by an emailed code proves the address (no password)
+        "login_code_url": site
+        + reverse("account_request_login_code")
+        + "?"
+        + urlencode({"email": membership.email}),
     }
     send_templated(
         f"members/email/{which}",

@@ -1,4 +1,8 @@
+from allauth.account.forms import RequestLoginCodeForm as AllauthRequestLoginCodeForm
+from allauth.core import context as allauth_context
 from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.utils import timezone
 
 from config.errors import Refused
@@ -21,9 +25,26 @@ class ProfileForm(forms.Form):
 
 
 class JoinForm(ContributionForm):
-    """'Become a member': an amount per month or year, in an offered currency."""
+    """'Become a member': an amount per month or year, in an offered currency, and the
+    guest's email (a signed-in reader joins as themselves: `member_email`)."""
 
     interval = forms.ChoiceField(choices=Interval.choices, initial=Interval.MONTH)
+    email = forms.EmailField(
+        max_length=254,
+        label="Your email",
+        help_text="Your receipts go here, and you sign in with it: no password needed.",
+    )
+
+    def __init__(self, *args, member_email: str | None = None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.member_email = member_email
+        if member_email:
+            self.fields["email"].required = False
+            self.fields["email"].disabled = True
+            self.fields["email"].initial = member_email
+
+    # The same rules as the give form's email: lower case, the member's own when signed in.
+    clean_email = DonationForm.clean_email
 
 
 class ChangeMembershipForm(forms.Form):
@@ -31,6 +52,8 @@ class ChangeMembershipForm(forms.Form):
 
     amount = forms.CharField(max_length=20)
     interval = forms.ChoiceField(choices=Interval.choices)
+    # When the price was shown (unix seconds): the credit is counted from then.
+    quoted_at = forms.IntegerField(required=False, min_value=0, widget=forms.HiddenInput)
 
     def __init__(self, *args, currency: str, **kwargs) -> None:
         super().__init__(*args, **kwargs)
@@ -146,3 +169,19 @@ class SupportersWallForm(forms.Form):
     listed = forms.TypedChoiceField(
         choices=[("1", "Listed"), ("0", "Not listed")], coerce=lambda value: value == "1"
     )
+
+
+class RequestLoginCodeForm(AllauthRequestLoginCodeForm):
+    """allauth's "email me a sign-in code" form, its address filled in from the link
+    (`?email=`, as the welcome email's link gives it), as allauth's sign-up form does."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        request = allauth_context.request
+        email = request.GET.get("email", "") if request is not None else ""
+        if not self.is_bound and "email" in self.fields and email:
+            try:
+                validate_email(email)
+            except ValidationError:
+                return
+            self.fields["email"].initial = email

@@ -16,6 +16,11 @@ urlpatterns = [
         name="confirm_payment_settle",
     ),
     path("account/membership/change/", views.membership_change, name="membership_change"),
+    path(
+        "account/membership/change/preview",
+        views.membership_change_preview,
+        name="membership_change_preview",
+    ),
     path("account/membership/cancel/", views.membership_cancel, name="membership_cancel"),
     path("account/membership/resume/", views.membership_resume, name="membership_resume"),
     path("account/receipts/<str:number>/", views.receipt, name="receipt"),

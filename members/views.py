@@ -1,3 +1,5 @@
+from urllib.parse import urlencode
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -20,13 +22,22 @@ from members.forms import (
     ProfileForm,
     SupportersWallForm,
 )
+from members.models import Membership
 from members.services import checkout, newsletters, self_service, supporters
 from members.services.accounts import update_profile
+from members.states import Interval, MembershipKind
 from payments import stripe_gateway as gateway
 from payments.attribution import source_article
-from payments.money import Money
-from payments.pages import json_endpoint, payment_step, refuse_blocked, stripe_page, valid
-from payments.price_labels import MEMBERSHIP, currencies_with_prices, pay_labels
+from payments.money import Money, parse_major_amount
+from payments.pages import (
+    json_endpoint,
+    member_email,
+    payment_step,
+    refuse_blocked,
+    stripe_page,
+    valid,
+)
+from payments.price_labels import MEMBERSHIP, currencies_with_prices, pay_labels, short
 from payments.selectors import giving_history
 
 
@@ -119,66 +130,152 @@ def supporters_page(request: HttpRequest) -> HttpResponse:
 # --- Join ("Become a member") ---------------------------------------------------------
 
 
+def _level_cards(levels, currency: str, interval: str, amount: int | None) -> list[dict]:
+    """The join page's level cards: each level's price in this currency and interval (a
+    level with none there cannot be chosen), and which is checked: the one at `amount`."""
+    cards = []
+    for level in levels:
+        price = next(
+            (
+                p.amount
+                for p in level.amounts.all()
+                if (p.currency, p.interval) == (currency, interval)
+            ),
+            None,
+        )
+        cards.append(
+            {
+                "level": level,
+                "amount": price,
+                "value": str(Money(price, currency).as_decimal()) if price else "",
+                "price": f"{short(price, currency)} a {interval}" if price else "",
+                "checked": price is not None and price == amount,
+            }
+        )
+    return cards
+
+
+def _linked_amount(params, currency: str) -> int | None:
+    """The amount a link asks for (?amount=15.00, from the thank-you page's "make it
+    monthly"), if it reads as one in this currency; the form checks it again on paying."""
+    try:
+        return parse_major_amount(params.get("amount", ""), currency)
+    except ValueError:
+        return None
+
+
 @require_GET
 def join(request: HttpRequest) -> HttpResponse:
+    """One page: a level (or any amount), monthly or yearly, the guest's email, the card."""
     initial = JoinForm.initial_from_link(
         request.GET,
         referer=request.headers.get("Referer", ""),
         interval=request.GET.get("interval", "month"),
     )
-    # The middle level's price starts in the amount box (join.js picks the same), so the
+    if initial["interval"] not in Interval.values:
+        initial["interval"] = Interval.MONTH
+    currency, interval = initial["currency"], initial["interval"]
+    levels = selectors.offered_levels()
+    # The link's amount, else the middle priced level's, starts in the amount box and that
+    # level's card is checked (join.js does the same on a new currency or interval), so the
     # button says the amount from the first paint.
-    suggestions = selectors.level_suggestions()
-    prices = suggestions.get(initial["currency"], {}).get(initial["interval"], [])
-    amount = prices[(len(prices) - 1) // 2]["amount"] if prices else None
+    amount = _linked_amount(request.GET, currency)
+    cards = _level_cards(levels, currency, interval, amount)
+    if amount is None:
+        priced = [card for card in cards if card["amount"]]
+        if priced:
+            middle = priced[(len(priced) - 1) // 2]
+            middle["checked"], amount = True, middle["amount"]
     if amount is not None:
-        initial["amount"] = str(Money(amount, initial["currency"]).as_decimal())
-    form = JoinForm(initial=initial)
+        initial["amount"] = str(Money(amount, currency).as_decimal())
+    form = JoinForm(initial=initial, member_email=member_email(request))
     # A reader who signs in first comes back here from the sign-in page (their Referer
     # then): the link back names the page that sent them.
     back = request.GET.copy()
     if initial["referrer"]:
         back["ref"] = initial["referrer"]
     current = selectors.billed_membership(request.user)
+    level_prices: dict[str, dict[str, dict[str, int]]] = {}
+    for level in levels:
+        for price in level.amounts.all():
+            level_prices.setdefault(level.slug, {}).setdefault(price.currency, {})[
+                price.interval
+            ] = price.amount
     return render(
         request,
         "members/join.html",
         {
             "form": form,
-            "levels": selectors.offered_levels(),
+            "level_cards": cards,
             "current": current if current and current.has_perks else None,
             "article": source_article(initial["source"]),
             "login_next": f"{request.path}?{back.urlencode()}" if back else request.path,
-            "prices": pay_labels(
-                MEMBERSHIP, amount, initial["currency"], interval=initial["interval"]
-            ),
+            "prices": pay_labels(MEMBERSHIP, amount, currency, interval=interval),
             **stripe_page(
                 startUrl=reverse("members:join_start"),
-                suggestions=suggestions,
+                levelPrices=level_prices,
                 currencies=currencies_with_prices(),
             ),
         },
     )
 
 
+# The memberships this browser started and may confirm and see (newest last, at most
+# JOINS_KEPT): a guest's join is theirs by their session, never by the id in the address.
+JOINS_SESSION_KEY = "patronage_joins"
+JOINS_KEPT = 10
+
+
+def _remember_join(request: HttpRequest, membership) -> None:
+    started = [
+        i for i in request.session.get(JOINS_SESSION_KEY, []) if i != str(membership.public_id)
+    ]
+    request.session[JOINS_SESSION_KEY] = [*started, str(membership.public_id)][-JOINS_KEPT:]
+
+
+def _join_of(request: HttpRequest, public_id):
+    """The membership this reader may confirm and see: their account's own, or one this
+    browser started (a guest's). Anything else is a 404, guessed ids included."""
+    if request.user.is_authenticated:
+        membership = selectors.membership_of(request.user, public_id)
+        if membership is not None:
+            return membership
+    if str(public_id) not in request.session.get(JOINS_SESSION_KEY, []):
+        raise Http404
+    membership = Membership.objects.filter(public_id=public_id, kind=MembershipKind.PAID).first()
+    if membership is None:
+        raise Http404
+    return membership
+
+
 @require_POST
-@_json_login_required
 @json_endpoint
 def join_start(request: HttpRequest) -> JsonResponse:
-    form = valid(JoinForm(request.POST))
+    """Check the form and the limits, then open the membership and its card form. A guest
+    gives their email; the answer is the same whether or not it has an account."""
+    signed_in = request.user.is_authenticated
+    form = valid(JoinForm(request.POST, member_email=member_email(request)))
+    email = form.cleaned_data["email"]
     ratelimit.require(
         ("join-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP),
-        ("join-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL),
+        ("join-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL)
+        if signed_in
+        else ("join-email", ratelimit.email_key(email), settings.DONATION_RATE_PER_EMAIL),
     )
-    refuse_blocked(request)
+    if signed_in:
+        refuse_blocked(request)
+    else:  # a guest's card checks count against the address typed too, as gifts' do
+        refuse_blocked(request, email, challenge_everyone=True)
     membership, setup_secret = checkout.start_membership(
-        user=request.user,
+        user=request.user if signed_in else None,
+        email=email,
         amount=form.cleaned_data["amount_minor"],
         currency=form.cleaned_data["currency"],
         interval=form.cleaned_data["interval"],
         attribution=form.attribution(),
         client_ip=ratelimit.client_ip(request),
     )
+    _remember_join(request, membership)
     return JsonResponse(
         {
             "membership": str(membership.public_id),
@@ -190,26 +287,33 @@ def join_start(request: HttpRequest) -> JsonResponse:
 
 
 @require_POST
-@_json_login_required
 @json_endpoint
 def join_confirm(request: HttpRequest, public_id) -> JsonResponse:
     ratelimit.require(
         ("join-confirm-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
     )
-    membership = selectors.membership_of(request.user, public_id)
-    if membership is None:
-        raise Http404
+    membership = _join_of(request, public_id)
     outcome = checkout.confirm_membership(membership)
     return payment_step(outcome, welcomeUrl=reverse("members:join_welcome", args=[public_id]))
 
 
-@login_required
 @require_GET
 def join_welcome(request: HttpRequest, public_id) -> HttpResponse:
-    membership = selectors.membership_of(request.user, public_id)
-    if membership is None:
-        raise Http404
-    return render(request, "members/welcome.html", {"membership": membership})
+    membership = _join_of(request, public_id)
+    # Someone not signed in to the membership's account (a guest, whether or not the
+    # address had an account) is told the same: sign in as that address to see it.
+    signed_in_as_owner = request.user.is_authenticated and membership.user_id == request.user.pk
+    return render(
+        request,
+        "members/welcome.html",
+        {
+            "membership": membership,
+            "guest": not signed_in_as_owner,
+            "login_code_url": reverse("account_request_login_code")
+            + "?"
+            + urlencode({"email": membership.email}),
+        },
+    )
 
 
 # --- Card update ----------------------------------------------------------------------
@@ -316,36 +420,62 @@ def _change_form(membership, data=None) -> ChangeMembershipForm:
 @login_required
 @require_http_methods(["GET", "POST"])
 def membership_change(request: HttpRequest) -> HttpResponse:
-    """A new amount and/or interval for the member's own membership, from the next charge."""
+    """A new amount and/or interval for the member's own membership: the page says what
+    will be charged when before they save (membership_change.js keeps it current)."""
     membership = _own_paid_membership(request)
     form = _change_form(membership, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
-            membership = self_service.change_membership(
+            membership, said = self_service.change_membership(
                 membership,
                 amount=form.cleaned_data["amount"],
                 interval=form.cleaned_data["interval"],
+                quoted_at=form.cleaned_data["quoted_at"],
             )
         except Refused as exc:
             add_refusal(form, exc)
         except gateway.GatewayError as exc:
             form.add_error(None, f"{exc.user_message} Your membership is unchanged.")
         else:
-            messages.success(
-                request,
-                f"Your membership is now {membership.money} "
-                f"{membership.get_interval_display().lower()}.",
-            )
+            messages.success(request, said)
             return redirect("members:account")
+    try:  # the price as it stands, before any change is typed
+        quote = self_service.preview_change(
+            membership, amount=membership.amount, interval=membership.interval
+        )
+    except Refused:
+        quote = None
     return render(
         request,
         "members/membership_change.html",
         {
             "membership": membership,
             "form": form,
+            "quote": quote,
+            "prorates": settings.MEMBERSHIP_PRORATION != "none",
             "levels": selectors.level_suggestions().get(membership.currency, {}),
+            "page_data": {"previewUrl": reverse("members:membership_change_preview")},
         },
     )
+
+
+# Live price previews (one per amount or interval typed) a member may ask for.
+CHANGE_PREVIEW_RATE = "60/10m"
+
+
+@require_GET
+@_json_login_required
+@json_endpoint
+def membership_change_preview(request: HttpRequest) -> JsonResponse:
+    """What `?amount=&interval=` would charge, and when, for the member's own membership:
+    the sentence and the button's words (400 with the field for a bad amount or interval)."""
+    ratelimit.require(("change-preview-user", str(request.user.pk), CHANGE_PREVIEW_RATE))
+    membership = _own_paid_membership(request)
+    form = valid(_change_form(membership, request.GET))
+    quote = self_service.preview_change(
+        membership, amount=form.cleaned_data["amount"], interval=form.cleaned_data["interval"]
+    )
+    return JsonResponse(quote.as_json())
 
 
 @login_required

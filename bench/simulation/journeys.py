@@ -409,16 +409,17 @@ def renew(world: World, reader: Reader, member: Member) -> None:
     rng, stripe = reader.rng, world.stripe
     draw = rng.random()
     if draw < 0.25:
-        stripe.switch_default_card(member.customer, CARD_DECLINED_ON_CHARGE)
+        stripe.switch_card(member.customer, member.subscription, CARD_DECLINED_ON_CHARGE)
         member.card = "declined"
     elif draw < 0.40:
-        stripe.switch_default_card(member.customer, CARD_3DS)
+        stripe.switch_card(member.customer, member.subscription, CARD_3DS)
         member.card = "3ds"
     told_before = {s: len(world.mail.to(reader.email, s)) for s in TOLD.values()}
     outcome, invoice = stripe.renew(member.subscription)
     world.tally.count(f"renewals: {outcome}")
     if outcome == "paid":
-        after_payment(world, rng, stripe.paid_charge(invoice["payment_intent"], "membership"))
+        if invoice.get("payment_intent"):  # else a change's credit paid all of it
+            after_payment(world, rng, stripe.paid_charge(invoice["payment_intent"], "membership"))
         return
     member.status = "past_due"
     subject = TOLD[outcome]
@@ -461,7 +462,8 @@ def change(world: World, reader: Reader, member: Member) -> None:
     world.tally.count("interval switches" if switch else "amount changes")
     if switch:
         paid = world.stripe.invoice_settled(member.subscription)
-        if paid is not None:
+        # With proration (MEMBERSHIP_PRORATION) the credit may pay the whole invoice.
+        if paid is not None and paid.get("payment_intent"):
             after_payment(
                 world, rng, world.stripe.paid_charge(paid["payment_intent"], "membership")
             )

@@ -211,8 +211,9 @@ class StripeSide:
         self.subscription_updated(subscription_id)
         return invoice if invoice and invoice["status"] == "paid" else None
 
-    def switch_default_card(self, customer: str, number: str) -> None:
-        """The member's card changes under them (expired, stolen...): renewals use `number`."""
+    def switch_card(self, customer: str, subscription: str, number: str) -> None:
+        """The member's card changes under them (expired, stolen...): renewals use `number`
+        (the subscription's own card, as the site sets it, and the customer's default)."""
         card = {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
         method = self.api("POST", "payment_methods", type="card", card=card)
         self.api("POST", f"payment_methods/{method['id']}/attach", customer=customer)
@@ -221,6 +222,7 @@ class StripeSide:
             f"customers/{customer}",
             invoice_settings={"default_payment_method": method["id"]},
         )
+        self.api("POST", f"subscriptions/{subscription}", default_payment_method=method["id"])
 
     def give_up(self, subscription_id: str) -> None:
         """After its last retry Stripe cancels the subscription (the emulator tells)."""

@@ -34,7 +34,8 @@ from payments.services.donations import PayOutcome
 
 def start_membership(
     *,
-    user: User,
+    user: User | None = None,
+    email: str = "",
     amount: int,
     currency: str,
     interval: str,
@@ -49,6 +50,11 @@ def start_membership(
     Each start has its own DONATION_MAX_CARD_ATTEMPTS failed card checks, counted
     against `client_ip` and the account too (payments/card_testing.py).
 
+    A guest (no `user`) joins with `email`: each start is a new record with no account
+    (`user=None`), whoever owns that address; the account comes after the first payment
+    (accounts.attach_guest_membership), and an address that already has one is never
+    taken over. Their failed card checks count against the address instead.
+
     Stripe is asked first, with no lock held (the unpaid subscription ended, the
     customer, the SetupIntent under a key derived from the record); the membership is
     then locked (or created), checked again and stored. A start overtaken meanwhile
@@ -58,10 +64,18 @@ def start_membership(
     donations.check_amount(amount, currency)
     if interval not in Interval.values:
         raise Refused("Choose monthly or yearly.", field="interval")
+    if user is None and not email.strip():
+        raise Refused("Please enter your email.", field="email")
+    email = (user.email if user is not None else email).strip().lower()
+    name = user.display_name if user is not None else ""
     for _ in range(3):
-        current = Membership.objects.filter(
-            user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES
-        ).first()
+        current = (
+            Membership.objects.filter(
+                user=user, kind=MembershipKind.PAID, status__in=OPEN_STATUSES
+            ).first()
+            if user is not None
+            else None
+        )
         if current is not None and current.status != MembershipStatus.INCOMPLETE:
             raise Refused(
                 "You are already a member. You can change your amount on your account page."
@@ -70,10 +84,10 @@ def start_membership(
             # Its first payment never went through: that subscription is dropped, we start anew.
             _end_unpaid_subscription(current)
             continue
-        customer_id = donors.stripe_customer_for(user.email, name=user.display_name, user=user)
+        customer_id = donors.stripe_customer_for(email, name=name, user=user)
         membership = current or Membership(
             user=user,
-            email=user.email,
+            email=email,
             kind=MembershipKind.PAID,
             status=MembershipStatus.INCOMPLETE,
         )
@@ -84,7 +98,7 @@ def start_membership(
             idempotency_key=setup_key(membership),
         )
         with transaction.atomic():
-            donor = donors.get_or_create_donor(user.email, name=user.display_name, user=user)
+            donor = donors.get_or_create_donor(email, name=name, user=user)
             donors.keep_stripe_customer(donor, customer_id)
             if current is not None:
                 membership = lock_membership(current.pk)
@@ -176,21 +190,36 @@ def confirm_membership(membership: Membership) -> PayOutcome:
         return PayOutcome("failed", message=card_form_closed_message(membership))
     setup = confirmed_card(membership)
     customer_id = donors.ensure_stripe_customer(membership.donor)
-    gateway.set_default_payment_method(
-        customer_id=customer_id,
-        payment_method_id=setup.payment_method_id,
-        idempotency_key=f"membership-{membership.public_id}-card-{setup.id}",
-    )
+    card_key = f"membership-{membership.public_id}-card-{setup.id}"
+    if membership.user_id is None:
+        # A guest's card pays this membership only (the subscription's own card): the
+        # customer, who may be a member with a card on file, keeps their default card.
+        gateway.attach_payment_method(
+            customer_id=customer_id,
+            payment_method_id=setup.payment_method_id,
+            idempotency_key=card_key,
+        )
+    else:
+        gateway.set_default_payment_method(
+            customer_id=customer_id,
+            payment_method_id=setup.payment_method_id,
+            idempotency_key=card_key,
+        )
     if membership.stripe_subscription_id:
         subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
         invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
         if subscription.status == "incomplete" and invoice.status == "open":
             intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
             if intent.status == "requires_payment_method":  # declined: try the new card
+                gateway.set_subscription_payment_method(
+                    subscription_id=subscription.id,
+                    payment_method_id=setup.payment_method_id,
+                    idempotency_key=f"{card_key}-subscription",
+                )
                 pay_on_session(invoice, setup)
                 subscription = gateway.retrieve_subscription(subscription.id)
     else:
-        subscription = _subscribe(membership, customer_id)
+        subscription = _subscribe(membership, customer_id, setup.payment_method_id)
     seen_at = stripe_now()
     with transaction.atomic():
         current = lock_membership(membership.pk)
@@ -213,7 +242,9 @@ def confirm_membership(membership: Membership) -> PayOutcome:
     return _first_payment_outcome(current, subscription, setup)
 
 
-def _subscribe(membership: Membership, customer_id: str) -> gateway.SubscriptionInfo:
+def _subscribe(
+    membership: Membership, customer_id: str, payment_method_id: str
+) -> gateway.SubscriptionInfo:
     """The membership's subscription at its amount: created, or found again when an
     earlier attempt reached Stripe but was never stored (a timeout, a rolled-back step).
 
@@ -238,6 +269,7 @@ def _subscribe(membership: Membership, customer_id: str) -> gateway.Subscription
     return gateway.create_subscription(
         customer_id=customer_id,
         plan_id=plan_id,
+        payment_method_id=payment_method_id,
         metadata={META_MEMBERSHIP: str(membership.public_id)},
         idempotency_key=f"membership-{membership.public_id}-subscribe",
     )

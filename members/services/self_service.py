@@ -1,11 +1,15 @@
 """What members do to their own membership: change it, cancel or resume it, update the card."""
 
+import contextlib
+from datetime import datetime, timedelta
+
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from config.errors import Refused
 from members.models import OPEN_STATUSES, Membership
+from members.services import change_prices
 from members.services.card_checks import (
     confirmed_card,
     count_membership_failure,
@@ -71,20 +75,63 @@ def _require_paid_and_live(membership: Membership) -> None:
 # change), and then applied under the membership's lock (payments/services/__init__.py).
 
 
-def change_membership(membership: Membership, *, amount: int, interval: str) -> Membership:
-    """New amount and/or interval (same currency), without proration.
-
-    A new amount applies from the next charge. A new interval starts a new
-    period today, as Stripe does, so the first charge at the new interval is
-    taken now.
-    """
+def _checked_change(membership: Membership, amount: int, interval: str) -> Membership:
     membership = _read(membership)
     _require_paid_and_live(membership)
     donations.check_amount(amount, membership.currency)
     if interval not in Interval.values:
         raise Refused("Choose monthly or yearly.", field="interval")
+    return membership
+
+
+def _quote(membership: Membership, subscription, *, amount: int, interval: str, at):
+    return change_prices.quote(
+        membership,
+        subscription,
+        amount=amount,
+        interval=interval,
+        proration=settings.MEMBERSHIP_PRORATION,
+        at=at,
+    )
+
+
+def preview_change(
+    membership: Membership, *, amount: int, interval: str
+) -> change_prices.ChangeQuote:
+    """What changing to `amount` every `interval` would charge, and when (nothing changes).
+
+    Stripe's preview when it has one; else worked out here (an estimate), also when
+    Stripe cannot be read at all.
+    """
+    membership = _checked_change(membership, amount, interval)
+    subscription = None
+    if (amount, interval) != (membership.amount, membership.interval):
+        # Stripe unreachable: priced from the membership as held
+        with contextlib.suppress(gateway.GatewayError):
+            subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    return _quote(membership, subscription, amount=amount, interval=interval, at=stripe_now())
+
+
+# How long a price shown to the member is still the one charged.
+QUOTE_HOLDS = timedelta(hours=1)
+
+
+def change_membership(
+    membership: Membership, *, amount: int, interval: str, quoted_at: int | None = None
+) -> tuple[Membership, str]:
+    """New amount and/or interval (same currency); returns it with what was charged or
+    will be, in a sentence for the member.
+
+    With MEMBERSHIP_PRORATION "create_prorations" the unused part of the period is
+    credited: a new amount settles the difference with the next payment; a new
+    interval starts a new period today (as Stripe does), charged at once less the
+    credit. With "none" there is no credit. `quoted_at` (unix seconds) is when the
+    member was shown the price: within QUOTE_HOLDS, the credit is counted from then,
+    so the charge is the one shown.
+    """
+    membership = _checked_change(membership, amount, interval)
     if (amount, interval) == (membership.amount, membership.interval):
-        return membership
+        return membership, "Nothing has changed."
     plan_id = gateway.ensure_plan(
         amount=amount,
         currency=membership.currency,
@@ -92,13 +139,39 @@ def change_membership(membership: Membership, *, amount: int, interval: str) -> 
         product_name=f"{settings.ORGANIZATION_NAME} membership",
     )
     current = gateway.retrieve_subscription(membership.stripe_subscription_id)
+    now, shown = stripe_now(), _shown_at(quoted_at)
+    # A price shown in this period, lately, is the one charged (its proration date is sent).
+    recent = shown is not None and now - QUOTE_HOLDS <= shown <= now
+    this_period = current.current_period_start is None or (
+        shown is not None and shown >= current.current_period_start
+    )
+    at = shown if recent and this_period else now
+    quote = _quote(membership, current, amount=amount, interval=interval, at=at)
     subscription = gateway.change_subscription_plan(
         subscription_id=current.id,
         item_id=current.item_id,
         plan_id=plan_id,
+        proration_behavior=settings.MEMBERSHIP_PRORATION,
+        proration_date=quote.proration_date,
         idempotency_key=_change_key(membership, f"plan-{plan_id}"),
     )
-    return _apply(membership, subscription, seen_at=stripe_now())
+    changed = _apply(membership, subscription, seen_at=stripe_now())
+    invoice = None
+    if quote.switch and subscription.latest_invoice_id:  # the new period's, charged today
+        try:
+            invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+        except gateway.GatewayError:
+            invoice = None  # the change is made: say it without the amount
+    return changed, change_prices.done_message(quote, changed, invoice)
+
+
+def _shown_at(seconds: int | None) -> datetime | None:
+    if seconds is None:
+        return None
+    try:
+        return gateway.timestamp(seconds)
+    except (OverflowError, OSError, ValueError):
+        return None
 
 
 def cancel_membership(
@@ -211,10 +284,16 @@ def finish_card_update(membership: Membership) -> PayOutcome:
     membership = _read(membership)
     _require_paid_and_live(membership)
     setup = confirmed_card(membership)
+    card_key = f"membership-{membership.public_id}-card-{setup.id}"
     gateway.set_default_payment_method(
         customer_id=membership.donor.stripe_customer_id,
         payment_method_id=setup.payment_method_id,
-        idempotency_key=f"membership-{membership.public_id}-card-{setup.id}",
+        idempotency_key=card_key,
+    )
+    gateway.set_subscription_payment_method(  # its invoices go to its own card first
+        subscription_id=membership.stripe_subscription_id,
+        payment_method_id=setup.payment_method_id,
+        idempotency_key=f"{card_key}-subscription",
     )
     if membership.status not in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID):
         return PayOutcome("succeeded")

@@ -31,6 +31,7 @@ from payments.stripe_gateway.errors import (
     UnreadableObject,
 )
 from payments.stripe_gateway.objects import (
+    ChangePreview,
     ChargeInfo,
     DisputeInfo,
     IntentInfo,
@@ -44,6 +45,7 @@ from payments.stripe_gateway.parsing import (
     dispute_from_object,
     intent_from_object,
     invoice_from_object,
+    preview_from_invoice,
     refund_from_object,
     setup_intent_from_object,
     subscription_from_object,
@@ -56,6 +58,7 @@ from payments.stripe_gateway.reads import (
     list_events,
     list_refunds,
     list_succeeded_charges,
+    preview_subscription_change,
     retrieve_charge,
     retrieve_invoice,
     retrieve_payment_intent,
@@ -66,6 +69,7 @@ from payments.stripe_gateway.transport import _call as _call  # tests/payments/t
 from payments.stripe_gateway.transport import client
 from payments.stripe_gateway.webhook_verification import verify_webhook
 from payments.stripe_gateway.writes import (
+    attach_payment_method,
     cancel_payment_intent,
     cancel_setup_intent,
     cancel_subscription,
@@ -82,6 +86,7 @@ from payments.stripe_gateway.writes import (
     plan_id_for,
     set_cancel_at_period_end,
     set_default_payment_method,
+    set_subscription_payment_method,
 )
 
 __all__ = [
@@ -90,6 +95,7 @@ __all__ = [
     "GENERIC_MESSAGE",
     "UNAVAILABLE_MESSAGE",
     "CardDeclined",
+    "ChangePreview",
     "ChargeInfo",
     "DisputeInfo",
     "GatewayError",
@@ -102,6 +108,7 @@ __all__ = [
     "SetupIntentInfo",
     "SubscriptionInfo",
     "UnreadableObject",
+    "attach_payment_method",
     "cancel_payment_intent",
     "cancel_setup_intent",
     "cancel_subscription",
@@ -127,6 +134,8 @@ __all__ = [
     "list_succeeded_charges",
     "pay_invoice",
     "plan_id_for",
+    "preview_from_invoice",
+    "preview_subscription_change",
     "refund_from_object",
     "retrieve_charge",
     "retrieve_invoice",
@@ -135,6 +144,7 @@ __all__ = [
     "retrieve_subscription",
     "set_cancel_at_period_end",
     "set_default_payment_method",
+    "set_subscription_payment_method",
     "setup_intent_from_object",
     "subscription_from_object",
     "timestamp",

@@ -91,6 +91,8 @@ class SubscriptionInfo:
     latest_invoice_id: str | None
     created: datetime
     metadata: dict[str, str] = field(default_factory=dict)
+    current_period_start: datetime | None = None
+    product_id: str | None = None  # the Product of its price (to preview another price)
 
 
 @dataclass(frozen=True)
@@ -110,3 +112,17 @@ class InvoiceInfo:
     paid_at: datetime | None
     created: datetime
     subscription_metadata: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ChangePreview:
+    """The invoice a subscription change would lead to, as Stripe previews it: the
+    interval switch's invoice (charged now), or the next renewal's (with an amount
+    change's prorations)."""
+
+    amount_due: int  # what the card is charged (never below 0)
+    total: int  # below 0 when the credit is more than the charges (kept for later invoices)
+    currency: str
+    credit: int  # the unused time of the old price, credited (0 without proration)
+    prorated_charge: int  # the rest of the current period at the new price
+    period_end: datetime | None  # end of the newest period the invoice pays for

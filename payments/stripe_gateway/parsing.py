@@ -14,6 +14,7 @@ from django.conf import settings
 from payments.stripe_gateway import emulator_shapes
 from payments.stripe_gateway.errors import UnreadableObject
 from payments.stripe_gateway.objects import (
+    ChangePreview,
     ChargeInfo,
     DisputeInfo,
     IntentInfo,
@@ -147,6 +148,7 @@ def subscription_from_object(obj: dict) -> SubscriptionInfo:
     period_end = item.get("current_period_end")
     if not period_end:
         period_end = emulator_shapes.subscription_period_end_before_2025_03_31(obj)
+    period_start = item.get("current_period_start")  # None from the emulator
     return SubscriptionInfo(
         id=obj["id"],
         status=obj["status"],
@@ -163,6 +165,8 @@ def subscription_from_object(obj: dict) -> SubscriptionInfo:
         latest_invoice_id=_id(obj.get("latest_invoice")),
         created=timestamp(obj["created"]),
         metadata=dict(obj.get("metadata") or {}),
+        current_period_start=timestamp(period_start) if period_start else None,
+        product_id=_id(price.get("product")),
     )
 
 
@@ -212,6 +216,29 @@ def invoice_from_object(obj: dict) -> InvoiceInfo:
         paid_at=timestamp(transitions["paid_at"]) if transitions.get("paid_at") else None,
         created=timestamp(obj["created"]),
         subscription_metadata=dict(details.get("metadata") or {}),
+    )
+
+
+def _is_proration(line: dict) -> bool:
+    """A line for part of a period (`parent.*_details.proration` in the current shape)."""
+    parent = line.get("parent") or {}
+    details = parent.get(parent.get("type") or "") or {}
+    return bool(details.get("proration"))
+
+
+def preview_from_invoice(obj: dict) -> ChangePreview:
+    """An invoice preview (`invoices.create_preview`) read as the change's prices."""
+    _required(obj, "amount_due", "total", "currency", "lines")
+    lines = (obj.get("lines") or {}).get("data") or []
+    prorations = [line.get("amount") or 0 for line in lines if _is_proration(line)]
+    period_ends = [line["period"]["end"] for line in lines if (line.get("period") or {}).get("end")]
+    return ChangePreview(
+        amount_due=obj["amount_due"] or 0,
+        total=obj["total"] or 0,
+        currency=(obj["currency"] or "").upper(),
+        credit=-sum(amount for amount in prorations if amount < 0),
+        prorated_charge=sum(amount for amount in prorations if amount > 0),
+        period_end=timestamp(max(period_ends)) if period_ends else None,
     )
 
 

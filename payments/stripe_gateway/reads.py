@@ -3,8 +3,11 @@
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 
+from django.conf import settings
+
 from payments.stripe_gateway import emulator_shapes
 from payments.stripe_gateway.objects import (
+    ChangePreview,
     ChargeInfo,
     IntentInfo,
     InvoiceInfo,
@@ -17,6 +20,7 @@ from payments.stripe_gateway.parsing import (
     charge_from_object,
     intent_from_object,
     invoice_from_object,
+    preview_from_invoice,
     refund_from_object,
     setup_intent_from_object,
     subscription_from_object,
@@ -43,6 +47,52 @@ def retrieve_subscription(subscription_id: str) -> SubscriptionInfo:
     return subscription_from_object(
         _call(client().v1.subscriptions.retrieve, subscription_id).to_dict()
     )
+
+
+def preview_subscription_change(
+    *,
+    subscription_id: str,
+    item_id: str,
+    product_id: str,
+    amount: int,
+    currency: str,
+    interval: str,
+    proration_behavior: str,
+    proration_date: int | None = None,
+) -> ChangePreview | None:
+    """What Stripe would invoice if the subscription's item moved to this price: the
+    interval switch's invoice, charged at once, or else the next renewal's.
+
+    The price is described inline (`price_data`), so no Plan is created for an amount
+    only looked at. `proration_date` (with "create_prorations") fixes the moment the
+    credit is counted from: pass the same to the update for the same amounts.
+
+    None on the emulator: localstripe's preview wants `customer` and a Plan, and
+    credits every past invoice whole, so the caller works the amounts out itself.
+    """
+    if settings.STRIPE_API_BASE:
+        return None
+    details: dict = {
+        "items": [
+            {
+                "id": item_id,
+                "price_data": {
+                    "currency": currency.lower(),
+                    "product": product_id,
+                    "unit_amount": amount,
+                    "recurring": {"interval": interval},
+                },
+            }
+        ],
+        "proration_behavior": proration_behavior,
+    }
+    if proration_date is not None and proration_behavior != "none":
+        details["proration_date"] = proration_date
+    invoice = _call(
+        client().v1.invoices.create_preview,
+        params={"subscription": subscription_id, "subscription_details": details},
+    )
+    return preview_from_invoice(invoice.to_dict())
 
 
 def find_subscription(

@@ -198,10 +198,10 @@ def ensure_plan(*, amount: int, currency: str, interval: str, product_name: str)
     raise GatewayError(GENERIC_MESSAGE, detail=f"every revision of plan {base} is archived")
 
 
-def set_default_payment_method(
+def attach_payment_method(
     *, customer_id: str, payment_method_id: str, idempotency_key: str
 ) -> None:
-    """Attach the card to the customer (if not yet) and charge renewals to it."""
+    """Attach the card to the customer, if it is not yet (its defaults stay as they are)."""
     method = _call(client().v1.payment_methods.retrieve, payment_method_id).to_dict()
     if _id(method.get("customer")) != customer_id:
         _write(
@@ -210,6 +210,17 @@ def set_default_payment_method(
             params={"customer": customer_id},
             idempotency_key=f"{idempotency_key}-attach",
         )
+
+
+def set_default_payment_method(
+    *, customer_id: str, payment_method_id: str, idempotency_key: str
+) -> None:
+    """Attach the card to the customer (if not yet) and make it the customer's default."""
+    attach_payment_method(
+        customer_id=customer_id,
+        payment_method_id=payment_method_id,
+        idempotency_key=idempotency_key,
+    )
     _write(
         client().v1.customers.update,
         customer_id,
@@ -218,10 +229,29 @@ def set_default_payment_method(
     )
 
 
+def set_subscription_payment_method(
+    *, subscription_id: str, payment_method_id: str, idempotency_key: str
+) -> None:
+    """Charge the subscription's invoices to this card (before the customer's default)."""
+    _write(
+        client().v1.subscriptions.update,
+        subscription_id,
+        params={"default_payment_method": payment_method_id},
+        idempotency_key=idempotency_key,
+    )
+
+
 def create_subscription(
-    *, customer_id: str, plan_id: str, metadata: dict[str, str], idempotency_key: str
+    *,
+    customer_id: str,
+    plan_id: str,
+    payment_method_id: str,
+    metadata: dict[str, str],
+    idempotency_key: str,
 ) -> SubscriptionInfo:
-    """Subscribe the customer; the first invoice is charged to their default card now.
+    """Subscribe the customer, charging the subscription's invoices (the first one now) to
+    `payment_method_id`, the subscription's own card: a customer may pay for more than
+    one membership, and a guest's card never becomes a member's default.
 
     Status `incomplete` means that first payment did not go through: the bank wants
     3-D Secure, or declined the card. The latest invoice's PaymentIntent says which
@@ -232,6 +262,7 @@ def create_subscription(
         params={
             "customer": customer_id,
             "items": [{"plan": plan_id}],
+            "default_payment_method": payment_method_id,
             "metadata": metadata,
             "payment_behavior": "allow_incomplete",
         },
@@ -241,16 +272,32 @@ def create_subscription(
 
 
 def change_subscription_plan(
-    *, subscription_id: str, item_id: str, plan_id: str, idempotency_key: str
+    *,
+    subscription_id: str,
+    item_id: str,
+    plan_id: str,
+    proration_behavior: str,
+    proration_date: int | None = None,
+    idempotency_key: str,
 ) -> SubscriptionInfo:
-    """Move to another amount or interval from the next charge on (no proration)."""
+    """Move to another amount or interval.
+
+    `proration_behavior` "create_prorations" credits the unused time of the old price
+    (for an amount change, with the rest of the period at the new price, on the next
+    invoice); "none" credits nothing. A new interval restarts the billing period now
+    and is invoiced at once either way (Stripe resets the billing cycle anchor itself,
+    so none is sent). `proration_date` makes the prorations the ones previewed then.
+    """
+    params: dict = {
+        "items": [{"id": item_id, "plan": plan_id}],
+        "proration_behavior": proration_behavior,
+    }
+    if proration_date is not None and proration_behavior != "none":
+        params["proration_date"] = proration_date
     subscription = _write(
         client().v1.subscriptions.update,
         subscription_id,
-        params={
-            "items": [{"id": item_id, "plan": plan_id}],
-            "proration_behavior": "none",
-        },
+        params=params,
         idempotency_key=idempotency_key,
     )
     return subscription_from_object(subscription.to_dict())

@@ -1,38 +1,75 @@
-// "Become a member": the membership levels as suggested amounts (toggle buttons), the
-// amount stated on the button and in the total, and Patronage.cardForm: the start opens
-// our membership and a SetupIntent; confirmUrl subscribes (3-D Secure if the bank wants
-// it for the first payment), then on to the welcome page.
+// "Become a member": the level cards (radio inputs: a level's price for the chosen currency
+// and interval, put in the amount box when chosen), the amount stated on the button and in
+// the total, and Patronage.cardForm: the start opens our membership and a SetupIntent (a
+// guest gives their email there); confirmUrl subscribes (3-D Secure if the bank wants it
+// for the first payment), then on to the welcome page.
 (function () {
   "use strict";
   const data = Patronage.pageData("join-data");
   const form = document.getElementById("join-form");
-  const choices = Patronage.amountButtons(form, document.getElementById("suggestions"));
+  const levels = Array.prototype.slice.call(form.querySelectorAll('input[name="level"]'));
   Patronage.cardForm({
     form: form,
     data: data,
     start: data.startUrl,
     settle: function (started) { return started.confirmUrl; },
     done: function (started, joined) { return joined.welcomeUrl; },
+    billingDetails: function () {
+      return form.elements.email ? {email: form.elements.email.value} : {};
+    },
   });
   const statePrices = Patronage.statePrices(form, data, "membership");
 
-  // The levels' prices in this currency and interval; `fresh`: a new currency or interval,
-  // whose middle level goes in the box (the server puts the first one's there).
-  function showSuggestions(fresh) {
+  function priceOf(radio) {
+    const prices = (data.levelPrices[radio.dataset.level] || {})[form.elements.currency.value] || {};
+    const amount = prices[form.elements.interval.value];
+    return amount === undefined ? null : amount;
+  }
+
+  // Each card's price in this currency and interval; `fresh`: a new currency or interval,
+  // whose middle level (among those priced) is chosen and its price put in the box.
+  function showLevels(fresh) {
     const code = form.elements.currency.value;
-    const decimals = data.currencies[code].decimals;
-    const items = ((data.suggestions[code] || {})[form.elements.interval.value] || [])
-      .map(function (s) { return {amount: s.amount, label: s.level + ": " + s.label}; });
-    if (fresh) {
-      const middle = items[Math.floor((items.length - 1) / 2)];
-      form.elements.amount.value = middle ? Patronage.formatMinor(middle.amount, decimals) : "";
+    const currency = data.currencies[code];
+    const interval = form.elements.interval.value;
+    const priced = [];
+    levels.forEach(function (radio) {
+      const amount = priceOf(radio);
+      const label = form.querySelector('[data-price-for="' + radio.dataset.level + '"]');
+      radio.disabled = amount === null || !currency;
+      radio.value = radio.disabled ? "" : Patronage.formatMinor(amount, currency.decimals);
+      label.textContent = radio.disabled ? "Not offered in this currency" :
+        Patronage.formatShort(amount, code, currency) + " a " + interval;
+      if (!radio.disabled) priced.push(radio);
+    });
+    if (fresh && priced.length) {
+      const middle = priced[Math.floor((priced.length - 1) / 2)];
+      form.elements.amount.value = middle.value;
     }
-    choices.show(items, decimals);
+    syncLevels();
     statePrices();
   }
 
-  form.addEventListener("change", function (event) {
-    if (event.target.name === "currency" || event.target.name === "interval") showSuggestions(true);
+  // The card whose price is the amount typed is checked; none for another amount.
+  function syncLevels() {
+    const currency = data.currencies[form.elements.currency.value];
+    const typed = currency ? Patronage.parseMajor(form.elements.amount.value, currency.decimals) : null;
+    levels.forEach(function (radio) {
+      radio.checked = !radio.disabled && typed !== null && priceOf(radio) === typed;
+    });
+  }
+
+  levels.forEach(function (radio) {
+    radio.addEventListener("change", function () {
+      if (!radio.checked) return;
+      form.elements.amount.value = radio.value;
+      // The form's listeners (the prices, a new start) hear of the new amount.
+      form.elements.amount.dispatchEvent(new Event("input", {bubbles: true}));
+    });
   });
-  showSuggestions(!form.elements.amount.value);
+  form.elements.amount.addEventListener("input", syncLevels);
+  form.addEventListener("change", function (event) {
+    if (event.target.name === "currency" || event.target.name === "interval") showLevels(true);
+  });
+  showLevels(!form.elements.amount.value);
 })();

@@ -67,6 +67,12 @@ def switch_default_card(membership: Membership, number: str) -> None:
         f"customers/{customer}",
         invoice_settings={"default_payment_method": method["id"]},
     )
+    # The subscription's own card, which its renewals are charged to
+    _stripe(
+        "POST",
+        f"subscriptions/{membership.stripe_subscription_id}",
+        default_payment_method=method["id"],
+    )
 
 
 def stripe_gives_up(membership: Membership) -> None:

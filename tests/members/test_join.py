@@ -26,14 +26,17 @@ def stripe_unreachable(settings):
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
 
 
-def test_a_signed_out_reader_is_asked_to_sign_up_and_comes_back_to_join(client, db):
+def test_a_signed_out_reader_joins_on_the_page_itself_with_their_email(client, db):
     page = client.get(reverse("members:join") + "?from=war-diary&interval=year")
 
     body = page.content.decode()
     assert page.status_code == 200
-    assert reverse("account_signup") + "?next=" in body
-    assert "join-form" not in body
-    assert client.post(reverse("members:join_start"), JOIN).status_code == 401
+    assert 'id="join-form"' in body
+    assert 'name="email"' in body
+    assert reverse("account_signup") + "?next=" not in body
+    missing_email = client.post(reverse("members:join_start"), JOIN)
+    assert missing_email.status_code == 400
+    assert set(missing_email.json()["errors"]) == {"email"}
 
 
 def test_a_new_reader_signs_up_verifies_and_joins_from_an_article(

@@ -63,8 +63,11 @@ def ledger_row(user, *, amount: int, currency: str, paid_at: datetime, refunded:
 
 
 def test_member_raises_their_amount_and_the_next_renewal_charges_the_new_amount(
-    client, tasks, stripe_webhooks
+    client, tasks, stripe_webhooks, settings
 ):
+    # Without proration (MEMBERSHIP_PRORATION=none): the new amount from the next renewal.
+    # With it, the difference for this month comes on top (test_membership_change_prices.py).
+    settings.MEMBERSHIP_PRORATION = "none"
     user = UserFactory(email="raiser@example.org")
     client.force_login(user)
     membership = join(client, amount="10", currency="USD", interval="month")

@@ -62,13 +62,57 @@ _original_item_init = resources.InvoiceItem.__init__
 _prorations_off = False
 
 
-def _update(self, proration_behavior=None, **data):
+def _update(self, proration_behavior=None, default_payment_method=None, **data):
     global _prorations_off
+    if default_payment_method is not None:
+        _set_subscription_card(self, default_payment_method)
     _prorations_off = proration_behavior == "none"
     try:
         return _original_update(self, **data)
     finally:
         _prorations_off = False
+
+
+# A subscription's own card (`default_payment_method`), as Stripe has it: its invoices are
+# charged to that card before the customer's default. localstripe knows only the latter.
+_original_subscription_init = resources.Subscription.__init__
+_original_pay_invoice = resources.Invoice._api_pay_invoice.__func__
+
+
+def _set_subscription_card(subscription, payment_method) -> None:
+    if payment_method:
+        resources.PaymentMethod._api_retrieve(payment_method)  # 404 for an unknown card
+    subscription.default_payment_method = payment_method or None
+
+
+def _subscription_init(self, *args, default_payment_method=None, **kwargs):
+    # Known before the first invoice, which __init__ creates and pays
+    self.default_payment_method = None
+    if default_payment_method:
+        _set_subscription_card(self, default_payment_method)
+    _original_subscription_init(self, *args, **kwargs)
+
+
+def _pay_invoice(cls, id):
+    invoice = resources.Invoice._api_retrieve(id)
+    subscription = (
+        resources.Subscription._api_retrieve(invoice.subscription) if invoice.subscription else None
+    )
+    card = getattr(subscription, "default_payment_method", None)
+    if not card:
+        return _original_pay_invoice(cls, id)
+    customer = resources.Customer._api_retrieve(invoice.customer)
+    settings = customer.invoice_settings
+    usual = settings.get("default_payment_method")
+    settings["default_payment_method"] = card  # only while this invoice is paid
+    try:
+        return _original_pay_invoice(cls, id)
+    finally:
+        settings["default_payment_method"] = usual
+
+
+resources.Subscription.__init__ = _subscription_init
+resources.Invoice._api_pay_invoice = classmethod(_pay_invoice)
 
 
 def _item_init(self, *args, proration=False, **kwargs):

@@ -106,12 +106,22 @@ def test_the_link_sets_the_currency_article_and_campaign():
 
 
 def test_joining_takes_a_monthly_or_yearly_amount():
-    yearly = JoinForm({"amount": "60", "currency": "EUR", "interval": "year"})
-    weekly = JoinForm({"amount": "60", "currency": "EUR", "interval": "week"})
+    yearly = JoinForm(
+        {"amount": "60", "currency": "EUR", "interval": "year"}, member_email="m@x.org"
+    )
+    weekly = JoinForm(
+        {"amount": "60", "currency": "EUR", "interval": "week"}, member_email="m@x.org"
+    )
+    guest = JoinForm({"amount": "60", "currency": "EUR", "interval": "year", "email": "A@X.org"})
 
     assert yearly.is_valid(), yearly.errors
     assert (yearly.cleaned_data["amount_minor"], yearly.cleaned_data["interval"]) == (6000, "year")
+    assert yearly.cleaned_data["email"] == "m@x.org"
     assert list(errors(weekly)) == ["interval"]
+    assert guest.is_valid() and guest.cleaned_data["email"] == "a@x.org"
+    assert list(errors(JoinForm({"amount": "60", "currency": "EUR", "interval": "year"}))) == [
+        "email"
+    ]
 
 
 @pytest.mark.parametrize(
