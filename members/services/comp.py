@@ -15,11 +15,6 @@ from members.states import (
 )
 
 
-def link_memberships_to_user(email: str, user: User) -> None:
-    """Comp and gift memberships granted to an address join its account once verified."""
-    Membership.objects.filter(email=email.strip().lower(), user__isnull=True).update(user=user)
-
-
 @transaction.atomic
 def grant_comp_membership(
     *, email: str, ends_at: datetime | None = None, note: str = "", granted_by: User | None = None
