@@ -174,3 +174,31 @@ def test_make_run_keeps_its_emulator_state_in_var_and_make_clean_removes_var():
     assert "--state-file var/stripe-emulator.state" in procfile
     assert re.search(r"^clean:\n\trm -rf \$\(VENV\) var$", makefile, re.MULTILINE)
     assert "var/" in (PROJECT / ".gitignore").read_text().split()
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)
+def test_a_member_who_joined_before_a_restart_and_a_test_run_still_changes_their_amount(
+    tmp_path, client, settings
+):
+    """`make run`'s emulator, stopped, another emulator run meanwhile (as `make test`
+    does), then started again on its file: the member's subscription is still there."""
+    from members.selectors import has_member_perks
+    from members.services import self_service
+    from tests.factories import UserFactory
+    from tests.members.memberships import join
+
+    state, port = tmp_path / "stripe-emulator.state", free_port()
+    settings.STRIPE_API_BASE = f"http://127.0.0.1:{port}"
+    member = UserFactory(email="kept.member@example.org")
+    client.force_login(member)
+    with running_emulator(port, state_file=state):
+        membership = join(client, amount="10", currency="USD", interval="month")
+    with running_emulator(free_port()):  # the test suite's own, in memory
+        pass
+
+    with running_emulator(port, state_file=state):
+        changed, _ = self_service.change_membership(membership, amount=1500, interval="month")
+
+    assert (changed.amount, changed.interval) == (1500, "month")
+    assert has_member_perks(member)
