@@ -32,7 +32,7 @@ from bench.simulation.browser import (
 )
 from bench.simulation.mailbox import Mailbox
 from bench.simulation.stripe_side import PaidCharge, StripeSide
-from members.models import Membership
+from members.models import Membership, User
 from payments.models import Donation, Payment
 from tests.support.processes import wait_until
 from tests.support.stripejs import (
@@ -354,12 +354,15 @@ class Member:
     cancelling: bool = False
 
 
-def join(world: World, reader: Reader) -> Member:
+def join(world: World, reader: Reader, *, guest: bool = False) -> Member:
+    """Join on the one page: signed in, or as a guest giving their email."""
     rng, browser = reader.rng, reader.browser
     currency = rng.choice(CURRENCIES)
     interval = rng.choice(("month", "month", "year"))
     browser.page(f"/join/?interval={interval}&from={rng.choice(ARTICLES)}")
     data = {"amount": pick_amount(rng, currency), "currency": currency, "interval": interval}
+    if guest:
+        data["email"] = reader.email
     status, started = browser.call("/join/start", data)
     if status != 200:
         raise UnexpectedPage(f"/join/start: {status} {started}")
@@ -493,12 +496,19 @@ def cancel_and_maybe_resume(world: World, reader: Reader, member: Member) -> Non
 
 def membership(world: World, reader: Reader) -> None:
     rng, browser = reader.rng, reader.browser
-    sign_up(browser, reader.email, world.mail)
-    if rng.random() < 0.3:
-        sign_out(browser)
+    guest = rng.random() < 0.35
+    if not guest:
+        sign_up(browser, reader.email, world.mail)
+        if rng.random() < 0.3:
+            sign_out(browser)
+            sign_in_by_code(browser, reader.email, world.mail)
+            world.tally.count("signed in by code")
+    member = join(world, reader, guest=guest)
+    if guest:
+        # Their account comes with the first payment; they sign in with an emailed code.
+        wait_until(lambda: User.objects.filter(email=reader.email).exists(), timeout=60)
         sign_in_by_code(browser, reader.email, world.mail)
-        world.tally.count("signed in by code")
-    member = join(world, reader)
+        world.tally.count("joined as guests, then signed in by code")
     for _ in range(rng.randint(0, 4)):
         if member.status == "ended":
             break
