@@ -9,7 +9,7 @@ from config.errors import Refused
 from config.forms import no_markup
 from members.services import gifts
 from members.states import GIFT_MONTHS, CancelReason, Interval
-from payments.forms import ContributionForm, DonationForm
+from payments.forms import ContributionForm, DonationForm, as_member
 from payments.money import parse_major_amount
 from payments.services.donations import check_amount
 
@@ -37,11 +37,7 @@ class JoinForm(ContributionForm):
 
     def __init__(self, *args, member_email: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.member_email = member_email
-        if member_email:
-            self.fields["email"].required = False
-            self.fields["email"].disabled = True
-            self.fields["email"].initial = member_email
+        as_member(self, member_email)
 
     # The same rules as the give form's email: lower case, the member's own when signed in.
     clean_email = DonationForm.clean_email

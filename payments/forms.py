@@ -124,12 +124,7 @@ class DonationForm(ContributionForm):
 
     def __init__(self, *args, member_email: str | None = None, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.member_email = member_email
-        if member_email:
-            # A signed-in member gives as themselves.
-            self.fields["email"].required = False
-            self.fields["email"].disabled = True
-            self.fields["email"].initial = member_email
+        as_member(self, member_email)
 
     def clean_website(self) -> str:
         if self.cleaned_data.get("website"):
@@ -141,6 +136,15 @@ class DonationForm(ContributionForm):
         if len(email) > 254:  # lower-casing can lengthen some letters
             raise forms.ValidationError("This email address is too long.")
         return email
+
+
+def as_member(form: forms.Form, member_email: str | None) -> None:
+    """A signed-in member gives or joins as themselves: their address, not editable."""
+    form.member_email = member_email
+    if member_email:
+        form.fields["email"].required = False
+        form.fields["email"].disabled = True
+        form.fields["email"].initial = member_email
 
 
 class MajorUnitAmountsForm(forms.ModelForm):
