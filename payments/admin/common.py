@@ -153,15 +153,38 @@ def per_currency_totals(queryset, **sums: str) -> list[dict]:
     )
 
 
+def money_totals(
+    queryset, *, caption: str, plural: str, sums: dict[str, str], columns: dict
+) -> Totals:
+    """The totals table of a money list: per currency (one GROUP BY query summing the
+    fields in `sums`), how many rows, then a money cell per column. `columns` maps a
+    header to the name of a sum, or to a function of the row's sums (a net, a total)."""
+
+    def amount(row: dict, column) -> int:
+        return column(row) if callable(column) else row[column]
+
+    return Totals(
+        caption=caption,
+        headers=["Currency", plural.capitalize(), *columns],
+        rows=[
+            [
+                row["currency"],
+                f"{row['count']:,}",
+                *(str(Money(amount(row, column), row["currency"])) for column in columns.values()),
+            ]
+            for row in per_currency_totals(queryset, **sums)
+        ],
+    )
+
+
 def count_and_amount_totals(queryset, plural: str) -> Totals:
     """Totals of refunds or disputes listed: how many and how much, per currency."""
-    return Totals(
+    return money_totals(
+        queryset,
         caption=f"Totals of the {plural} listed (every page, whatever their status), per currency.",
-        headers=["Currency", plural.capitalize(), "Amount"],
-        rows=[
-            [row["currency"], f"{row['count']:,}", str(Money(row["amount"], row["currency"]))]
-            for row in per_currency_totals(queryset, amount="amount")
-        ],
+        plural=plural,
+        sums={"amount": "amount"},
+        columns={"Amount": "amount"},
     )
 
 

@@ -19,7 +19,7 @@ from payments.admin.common import (
     attribution_cell,
     lines,
     money_column,
-    per_currency_totals,
+    money_totals,
     short_time,
     stripe_link,
 )
@@ -171,21 +171,17 @@ class DonationAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOn
     ]
 
     def list_totals(self, queryset) -> Totals:
-        rows = per_currency_totals(queryset, gifts="amount", fee_cover="fee_cover")
-        return Totals(
+        return money_totals(
+            queryset,
             caption="Totals of the gifts listed (every page, whatever their status: filter "
             "by status Succeeded for money taken), per currency.",
-            headers=["Currency", "Gifts", "Amount", "Fee cover", "Total"],
-            rows=[
-                [
-                    row["currency"],
-                    f"{row['count']:,}",
-                    str(Money(row["gifts"], row["currency"])),
-                    str(Money(row["fee_cover"], row["currency"])),
-                    str(Money(row["gifts"] + row["fee_cover"], row["currency"])),
-                ]
-                for row in rows
-            ],
+            plural="gifts",
+            sums={"gifts": "amount", "fee_cover": "fee_cover"},
+            columns={
+                "Amount": "gifts",
+                "Fee cover": "fee_cover",
+                "Total": lambda row: row["gifts"] + row["fee_cover"],
+            },
         )
 
     @admin.display(description="Started", ordering="created_at")

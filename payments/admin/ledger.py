@@ -36,7 +36,7 @@ from payments.admin.common import (
     lines,
     money_column,
     money_or_dash,
-    per_currency_totals,
+    money_totals,
     short_time,
     stripe_link,
 )
@@ -234,23 +234,18 @@ class PaymentAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnl
         )
 
     def list_totals(self, queryset) -> Totals:
-        rows = per_currency_totals(queryset, gross="amount", refunded="amount_refunded", fees="fee")
-        return Totals(
+        return money_totals(
+            queryset,
             caption="Totals of the payments listed (every page), per currency. "
             "Net: gross less refunds and fees.",
-            headers=["Currency", "Payments", "Gross", "Refunded", "Fees", "Net"],
-            rows=[
-                [
-                    row["currency"],
-                    f"{row['count']:,}",
-                    *(
-                        str(Money(row[name], row["currency"]))
-                        for name in ("gross", "refunded", "fees")
-                    ),
-                    str(Money(row["gross"] - row["refunded"] - row["fees"], row["currency"])),
-                ]
-                for row in rows
-            ],
+            plural="payments",
+            sums={"gross": "amount", "refunded": "amount_refunded", "fees": "fee"},
+            columns={
+                "Gross": "gross",
+                "Refunded": "refunded",
+                "Fees": "fees",
+                "Net": lambda row: row["gross"] - row["refunded"] - row["fees"],
+            },
         )
 
     @admin.display(description="Paid", ordering="paid_at")
