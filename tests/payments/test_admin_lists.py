@@ -220,6 +220,7 @@ def test_the_date_range_form_keeps_the_other_filters(staff_client, ledger):
     assert '<input type="hidden" name="currency__exact" value="EUR">' in body
     assert '<input type="date" name="paid_at__gte" value="2026-03-01">' in body
     assert '<input type="date" name="paid_at__lt" value="">' in body
+    assert "By paid at" in body and ">This month</a>" in body  # the quick links above it
 
 
 @pytest.mark.parametrize(
