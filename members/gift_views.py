@@ -16,7 +16,6 @@ from config.errors import Refused
 from members import selectors
 from members.forms import GiftForm
 from members.services import gifts
-from members.states import Interval
 from payments.money import Money
 from payments.pages import json_endpoint, member_email, refuse_before_stripe, stripe_page, valid
 from payments.price_labels import GIFT, currencies_with_prices, pay_labels
@@ -56,7 +55,7 @@ def _gift_levels(prices: dict[str, dict[int, int]]) -> dict[str, dict]:
     monthly price sets the gift's price (gifts.gift_prices), per currency."""
     levels = {}
     for code, by_months in prices.items():
-        level = selectors.level_for(by_months[1], code, Interval.MONTH)
+        level = gifts.gift_level(code, monthly=by_months[1])
         if level is not None:
             levels[code] = {"name": level.name, "perks": level.perks}
     return levels

@@ -130,19 +130,14 @@ def supporters_page(request: HttpRequest) -> HttpResponse:
 # --- Join ("Become a member") ---------------------------------------------------------
 
 
-def _level_cards(levels, currency: str, interval: str, amount: int | None) -> list[dict]:
+def _level_cards(
+    levels, prices: dict, currency: str, interval: str, amount: int | None
+) -> list[dict]:
     """The join page's level cards: each level's price in this currency and interval (a
     level with none there cannot be chosen), and which is checked: the one at `amount`."""
     cards = []
     for level in levels:
-        price = next(
-            (
-                p.amount
-                for p in level.amounts.all()
-                if (p.currency, p.interval) == (currency, interval)
-            ),
-            None,
-        )
+        price = prices.get(level.slug, {}).get(currency, {}).get(interval)
         cards.append(
             {
                 "level": level,
@@ -180,7 +175,8 @@ def join(request: HttpRequest) -> HttpResponse:
     # level's card is checked (join.js does the same on a new currency or interval), so the
     # button says the amount from the first paint.
     amount = _linked_amount(request.GET, currency)
-    cards = _level_cards(levels, currency, interval, amount)
+    level_prices = selectors.level_prices(levels)
+    cards = _level_cards(levels, level_prices, currency, interval, amount)
     if amount is None:
         priced = [card for card in cards if card["amount"]]
         if priced:
@@ -195,12 +191,6 @@ def join(request: HttpRequest) -> HttpResponse:
     if initial["referrer"]:
         back["ref"] = initial["referrer"]
     current = selectors.billed_membership(request.user)
-    level_prices: dict[str, dict[str, dict[str, int]]] = {}
-    for level in levels:
-        for price in level.amounts.all():
-            level_prices.setdefault(level.slug, {}).setdefault(price.currency, {})[
-                price.interval
-            ] = price.amount
     return render(
         request,
         "members/join.html",

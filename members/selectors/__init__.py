@@ -53,6 +53,18 @@ def offered_levels() -> list[MembershipLevel]:
     return list(MembershipLevel.objects.filter(is_active=True).prefetch_related(amounts))
 
 
+def level_prices(levels: list[MembershipLevel]) -> dict[str, dict[str, dict[str, int]]]:
+    """{level slug: {currency: {interval: amount}}} of these levels (from their
+    prefetched amounts: no query)."""
+    prices: dict[str, dict[str, dict[str, int]]] = {}
+    for level in levels:
+        for price in level.amounts.all():
+            prices.setdefault(level.slug, {}).setdefault(price.currency, {})[price.interval] = (
+                price.amount
+            )
+    return prices
+
+
 def level_suggestions() -> dict[str, dict[str, list[dict]]]:
     """{currency: {interval: [{amount, label, level}]}} for the join page's buttons."""
     suggestions: dict[str, dict[str, list[dict]]] = {}
