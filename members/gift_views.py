@@ -64,11 +64,11 @@ def _gift_levels(prices: dict[str, dict[int, int]]) -> dict[str, dict]:
 @require_POST
 @json_endpoint
 def start(request: HttpRequest) -> JsonResponse:
-    """Check the form and the rate limits; then record the gift and open its card with Stripe."""
+    """Check the form and the rate limits; then record the gift (the page sends its card next)."""
     form = valid(GiftForm(request.POST, member_email=member_email(request)))
     data = form.cleaned_data
     refuse_before_stripe(request, data["email"])
-    gift, setup_secret = gifts.start_gift(
+    gift = gifts.start_gift(
         months=data["months"],
         amount=data.get("amount_minor"),
         currency=data["currency"],
@@ -88,7 +88,6 @@ def start(request: HttpRequest) -> JsonResponse:
         {
             "gift": str(gift.public_id),
             "total": str(donation.total),
-            "setupClientSecret": setup_secret,
             "payUrl": reverse("payments:give_pay", args=[donation.public_id]),
             "thanksUrl": reverse("gifts:thanks", args=[gift.public_id]),
         }

@@ -241,8 +241,9 @@ def _join_of(request: HttpRequest, public_id):
 @require_POST
 @json_endpoint
 def join_start(request: HttpRequest) -> JsonResponse:
-    """Check the form and the limits, then open the membership and its card form. A guest
-    gives their email; the answer is the same whether or not it has an account."""
+    """Check the form and the limits, then record the membership (the page sends its card
+    next). A guest gives their email; the answer is the same whether or not it has an
+    account."""
     signed_in = request.user.is_authenticated
     form = valid(JoinForm(request.POST, member_email=member_email(request)))
     email = form.cleaned_data["email"]
@@ -256,7 +257,7 @@ def join_start(request: HttpRequest) -> JsonResponse:
         refuse_blocked(request)
     else:  # a guest's card checks count against the address typed too, as gifts' do
         refuse_blocked(request, email, challenge_everyone=True)
-    membership, setup_secret = checkout.start_membership(
+    membership = checkout.start_membership(
         user=request.user if signed_in else None,
         email=email,
         amount=form.cleaned_data["amount_minor"],
@@ -269,7 +270,6 @@ def join_start(request: HttpRequest) -> JsonResponse:
     return JsonResponse(
         {
             "membership": str(membership.public_id),
-            "setupClientSecret": setup_secret,
             "confirmUrl": reverse("members:join_confirm", args=[membership.public_id]),
             "welcomeUrl": reverse("members:join_welcome", args=[membership.public_id]),
         }
@@ -283,7 +283,7 @@ def join_confirm(request: HttpRequest, public_id) -> JsonResponse:
         ("join-confirm-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
     )
     membership = _join_of(request, public_id)
-    outcome = checkout.confirm_membership(membership)
+    outcome = checkout.confirm_membership(membership, request.POST.get("payment_method", ""))
     return payment_step(outcome, welcomeUrl=reverse("members:join_welcome", args=[public_id]))
 
 

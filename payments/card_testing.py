@@ -398,8 +398,9 @@ def _locked(donation: Donation) -> Donation:
 
 
 def _open_intents(donation: Donation, failure: CardFailure | None) -> tuple[set[str], set[str]]:
-    """The gift's SetupIntents and PaymentIntents whose client secrets could still confirm."""
-    setups = {donation.stripe_setup_intent_id, failure and failure.setup_intent_id}
+    """The gift's SetupIntents (of gifts started before cards were entered as
+    PaymentMethods) and PaymentIntents whose client secrets could still confirm."""
+    setups = {failure and failure.setup_intent_id}
     intents = {donation.stripe_payment_intent_id, failure and failure.payment_intent_id}
     return setups - {"", None}, intents - {"", None}
 

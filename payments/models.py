@@ -163,7 +163,6 @@ class Donation(Attribution):
     status = models.CharField(
         max_length=20, choices=DonationStatus.choices, default=DonationStatus.AWAITING_CARD
     )
-    stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
     stripe_payment_intent_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(
         default=0, help_text="PaymentIntents tried, one per card."

@@ -55,7 +55,11 @@ def valid(form):
 def stripe_page(**page_data) -> dict:
     """Template context for a page with a card form: Stripe.js and its script's data."""
     return {
-        "page_data": {"publishableKey": settings.STRIPE_PUBLISHABLE_KEY, **page_data},
+        "page_data": {
+            "publishableKey": settings.STRIPE_PUBLISHABLE_KEY,
+            "cardMessages": gateway.CARD_MESSAGES,
+            **page_data,
+        },
         "stripe_js_url": settings.STRIPE_JS_URL,
     }
 
@@ -114,8 +118,8 @@ def payment_step(outcome: PayOutcome, **urls: str) -> JsonResponse:
         {
             "status": outcome.status,
             "clientSecret": outcome.client_secret,
-            "setupClientSecret": outcome.setup_client_secret,
             "error": outcome.message,
+            "anotherCard": outcome.another_card,
             **urls,
         }
     )

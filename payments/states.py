@@ -16,7 +16,7 @@ logger = logging.getLogger(__name__)
 class DonationStatus(models.TextChoices):
     """A reader's one-time gift, from the form to the money."""
 
-    AWAITING_CARD = "awaiting_card", "Awaiting card"  # Stripe customer + SetupIntent made
+    AWAITING_CARD = "awaiting_card", "Awaiting card"  # recorded; the page sends its card next
     REQUIRES_ACTION = "requires_action", "Requires authentication"  # 3-D Secure pending
     PROCESSING = "processing", "Processing"  # Stripe is settling the charge
     FAILED = "failed", "Failed"  # this card was declined; the reader may try another

@@ -63,7 +63,7 @@ def give_start(request: HttpRequest) -> JsonResponse:
     form = valid(DonationForm(request.POST, member_email=member_email(request)))
     data = form.cleaned_data
     refuse_before_stripe(request, data["email"])
-    donation, setup_secret = donations.start_donation(
+    donation = donations.start_donation(
         amount=data["amount_minor"],
         currency=data["currency"],
         email=data["email"],
@@ -77,7 +77,6 @@ def give_start(request: HttpRequest) -> JsonResponse:
         {
             "donation": str(donation.public_id),
             "total": str(donation.total),
-            "setupClientSecret": setup_secret,
             "payUrl": reverse("payments:give_pay", args=[donation.public_id]),
             "thanksUrl": reverse("payments:give_thanks", args=[donation.public_id]),
         }
@@ -87,11 +86,12 @@ def give_start(request: HttpRequest) -> JsonResponse:
 @require_POST
 @json_endpoint
 def give_pay(request: HttpRequest, public_id) -> JsonResponse:
-    """Charge the card confirmed in the browser, or tell the page what Stripe still needs."""
+    """Charge the card entered in the page (`payment_method`, from Stripe.js), or tell the
+    page what Stripe still needs."""
     ratelimit.require(("give-pay-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP))
     if selectors.donation_for_page(public_id) is None:
         raise Http404
-    outcome = donations.pay_donation(public_id)
+    outcome = donations.pay_donation(public_id, request.POST.get("payment_method", ""))
     return payment_step(outcome, thanksUrl=reverse("payments:give_thanks", args=[public_id]))
 
 

@@ -4,7 +4,10 @@ Each test talks to the session's emulator over HTTP (no product code), the way
 Stripe.js or the Stripe client would, with Stripe's own test cards.
 """
 
+import json
+import shutil
 import socket
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,14 @@ from django.conf import settings
 
 from tests.support.processes import free_port, running_emulator
 from tests.support.settlement import charges_settle_later
-from tests.support.stripejs import CARD_3DS, CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
+from tests.support.stripejs import (
+    CARD_3DS,
+    CARD_DECLINED_ON_CHARGE,
+    CARD_OK,
+    confirm_card_payment,
+    confirm_card_setup,
+    create_payment_method,
+)
 
 # Every test here talks to an emulator: the session's, or one it starts itself.
 pytestmark = pytest.mark.integration
@@ -146,6 +156,133 @@ def test_a_card_declined_at_setup_leaves_the_setup_intent_waiting_for_another_ca
     assert confirm_card_setup(intent["client_secret"], CARD_OK)["status"] == "succeeded"
 
 
+# --- Stripe.js: the card entered in the page ------------------------------------------------
+
+
+def new_card(localstripe, *, key: str | None, as_form: bool = False) -> requests.Response:
+    """POST /v1/payment_methods as Stripe.js does (no Authorization header): the card, and
+    `key` (if any) in the body."""
+    card = {"number": CARD_OK, "exp_month": 12, "exp_year": 2034, "cvc": "123"}
+    body = {"type": "card", "card": card}
+    if key is not None:
+        body["key"] = key
+    if as_form:
+        form = {
+            "type": "card",
+            "card[number]": CARD_OK,
+            "card[exp_month]": "12",
+            "card[exp_year]": "2034",
+            "card[cvc]": "123",
+            **({"key": key} if key is not None else {}),
+        }
+        return requests.post(f"{localstripe}/v1/payment_methods", data=form, timeout=10)
+    return requests.post(f"{localstripe}/v1/payment_methods", json=body, timeout=10)
+
+
+@pytest.mark.parametrize("as_form", [False, True], ids=["json", "form"])
+def test_a_card_is_made_with_the_publishable_key_as_stripe_js_makes_it(
+    stripe, localstripe, as_form
+):
+    made = new_card(localstripe, key=settings.STRIPE_PUBLISHABLE_KEY, as_form=as_form)
+
+    assert made.status_code == 200, made.text
+    card = made.json()
+    assert card["id"].startswith("pm_") and card["object"] == "payment_method"
+    assert "key" not in card and card["customer"] is None
+    status, stored = stripe("GET", f"payment_methods/{card['id']}")  # the server reads it back
+    assert (status, stored["card"]["last4"]) == (200, "4242")
+    assert stored["card"]["fingerprint"]
+
+
+@pytest.mark.parametrize(
+    "key", [None, "", "sk_test_in_the_body", "pk"], ids=["none", "empty", "secret", "not-a-key"]
+)
+def test_a_card_made_without_a_publishable_key_is_refused(localstripe, key):
+    refused = new_card(localstripe, key=key)
+
+    assert refused.status_code == 401
+    assert refused.json()["error"]["message"] == "Unauthorized"
+
+
+def test_the_publishable_key_makes_cards_only(localstripe):
+    """Every other call still wants the secret key, as on Stripe."""
+    key = settings.STRIPE_PUBLISHABLE_KEY
+    customer = requests.post(
+        f"{localstripe}/v1/customers", json={"key": key, "email": "pk@example.org"}, timeout=10
+    )
+    card_id = create_payment_method(CARD_OK)
+    read = requests.get(f"{localstripe}/v1/payment_methods/{card_id}?key={key}", timeout=10)
+
+    assert (customer.status_code, read.status_code) == (401, 401)
+
+
+def test_the_served_stripe_js_makes_cards_and_names_a_failed_3d_secure_check(localstripe):
+    served = requests.get(f"{localstripe}/js.stripe.com/v3/", timeout=10)
+
+    assert served.status_code == 200
+    assert served.headers["Content-Type"].startswith("application/javascript")
+    script = served.text
+    assert "stripe.createPaymentMethod = async" in script
+    assert "setup_intent_authentication_failure" in script
+    assert "confirmCardPayment" in script  # localstripe's own script comes first, kept whole
+    additions = Path(__file__).parent.joinpath("support", "localstripe_shim.js").read_text()
+    assert script.endswith(additions)
+
+
+# The served script run as a page runs it (node's fetch; a card Element's `value`, as
+# localstripe's Element holds it): what createPaymentMethod answers, printed as JSON.
+RUN_STRIPE_JS = """
+const vm = require("vm");
+const [base, key, number] = process.argv.slice(1);
+(async () => {
+  const src = base + "/js.stripe.com/v3/";
+  const page = {
+    document: {currentScript: {src: src}, getElementsByTagName: () => []},
+    fetch: fetch, console: console,
+  };
+  vm.createContext(page);
+  vm.runInContext(await (await fetch(src)).text(), page);
+  const card = {value: {card: {number: number, exp_month: "12", exp_year: "2034", cvc: "123"},
+                        postal_code: "75001"}};
+  const made = await page.Stripe(key).createPaymentMethod(
+    {type: "card", card: card, billing_details: {email: "page@example.org"}});
+  console.log(JSON.stringify(made));
+})();
+"""
+
+
+def stripe_js_create_payment_method(localstripe, key: str, number: str) -> dict:
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("node is not installed here to run the served Stripe.js")
+    ran = subprocess.run(
+        [node, "-e", RUN_STRIPE_JS, localstripe, key, number],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    return json.loads(ran.stdout.splitlines()[-1])  # after localstripe's own notice
+
+
+def test_the_served_stripe_js_makes_the_card_entered_with_the_publishable_key(stripe, localstripe):
+    made = stripe_js_create_payment_method(localstripe, settings.STRIPE_PUBLISHABLE_KEY, CARD_OK)
+
+    card = made["paymentMethod"]
+    assert card["id"].startswith("pm_")
+    _, stored = stripe("GET", f"payment_methods/{card['id']}")
+    assert stored["card"]["last4"] == "4242"
+    assert stored["billing_details"]["email"] == "page@example.org"
+    assert stored["billing_details"]["address"]["postal_code"] == "75001"  # from the Element
+
+
+def test_the_served_stripe_js_answers_a_refused_card_with_an_error_not_a_card(localstripe):
+    made = stripe_js_create_payment_method(localstripe, "sk_test_not_for_pages", CARD_OK)
+
+    assert "paymentMethod" not in made
+    assert made["error"]["message"] == "Unauthorized"
+
+
 # --- Paying invoices on and off session --------------------------------------------------
 
 
@@ -203,6 +340,94 @@ def test_a_card_set_up_for_off_session_payments_is_charged_off_session_without_3
     assert (status == 200) is paid
     expected = "paid" if paid else "open"
     assert stripe("GET", f"invoices/{invoice['id']}")[1]["status"] == expected
+
+
+def first_payment_authenticated(stripe, customer: str) -> None:
+    """A member joins with the customer's card, and passes 3-D Secure for the first invoice."""
+    stripe(
+        "POST",
+        "plans",
+        id="shim-join-eur-900",
+        amount=900,
+        currency="eur",
+        interval="month",
+        **{"product[name]": "Shim"},
+    )
+    _, subscription = stripe(
+        "POST", "subscriptions", customer=customer, **{"items[0][plan]": "shim-join-eur-900"}
+    )
+    _, invoice = stripe("GET", f"invoices/{subscription['latest_invoice']}")
+    _, intent = stripe("GET", f"payment_intents/{invoice['payment_intent']}")
+    assert intent["status"] == "requires_action", intent
+    assert confirm_card_payment(intent["client_secret"])["status"] == "succeeded"
+    assert stripe("GET", f"subscriptions/{subscription['id']}")[1]["status"] == "active"
+
+
+def one_off_payment_authenticated(stripe, customer: str) -> None:
+    """A one-off payment (no invoice) with the customer's card, 3-D Secure passed."""
+    card_id = stripe("GET", f"customers/{customer}")[1]["invoice_settings"][
+        "default_payment_method"
+    ]
+    _, intent = stripe(
+        "POST",
+        "payment_intents",
+        amount=900,
+        currency="eur",
+        customer=customer,
+        payment_method=card_id,
+        confirm="true",
+    )
+    assert intent["status"] == "requires_action", intent
+    assert confirm_card_payment(intent["client_secret"])["status"] == "succeeded"
+
+
+@pytest.mark.parametrize(
+    ("authenticated", "renewed_away"),
+    [(first_payment_authenticated, True), (one_off_payment_authenticated, False)],
+    ids=["a-subscriptions-first-invoice", "a-one-off-payment"],
+)
+def test_3d_secure_passed_on_a_subscriptions_first_invoice_sets_the_card_up_for_renewals(
+    stripe, authenticated, renewed_away
+):
+    customer = customer_with_card(stripe, CARD_SET_UP_ONCE)
+    authenticated(stripe, customer)
+    invoice = renewal(stripe, customer)
+
+    status, answer = stripe("POST", f"invoices/{invoice['id']}/pay", off_session="true")
+
+    if renewed_away:  # charged while the member is away, no 3-D Secure asked
+        assert status == 200, answer
+        assert stripe("GET", f"invoices/{invoice['id']}")[1]["status"] == "paid"
+    else:  # a payment that was not a subscription's sets up nothing
+        assert (status, answer["error"]["code"]) == (402, "invoice_payment_intent_requires_action")
+
+
+def test_3d_secure_failed_on_a_subscriptions_first_invoice_sets_nothing_up(stripe):
+    customer = customer_with_card(stripe, CARD_SET_UP_ONCE)
+    card_id = stripe("GET", f"customers/{customer}")[1]["invoice_settings"][
+        "default_payment_method"
+    ]
+    stripe(
+        "POST",
+        "plans",
+        id="shim-join-eur-900",
+        amount=900,
+        currency="eur",
+        interval="month",
+        **{"product[name]": "Shim"},
+    )
+    _, subscription = stripe(
+        "POST", "subscriptions", customer=customer, **{"items[0][plan]": "shim-join-eur-900"}
+    )
+    _, invoice = stripe("GET", f"invoices/{subscription['latest_invoice']}")
+    _, intent = stripe("GET", f"payment_intents/{invoice['payment_intent']}")
+    confirm_card_payment(intent["client_secret"], authenticate=False)
+    use_card(stripe, customer, card_id)  # the member tries the same card again later
+    later = renewal(stripe, customer)
+
+    status, answer = stripe("POST", f"invoices/{later['id']}/pay", off_session="true")
+
+    assert (status, answer["error"]["code"]) == (402, "invoice_payment_intent_requires_action")
 
 
 def test_an_unknown_parameter_to_pay_an_invoice_is_refused(stripe):

@@ -253,6 +253,7 @@ def test_the_routes_are_read_from_the_library_for_every_endpoint_the_gateway_cal
         ("GET", "/v1/payment_intents/{intent}"): "PaymentIntentRetrieveParams",
         ("GET", "/v1/plans/{plan}"): "PlanRetrieveParams",
         ("POST", "/v1/plans"): "PlanCreateParams",
+        ("GET", "/v1/payment_methods/{payment_method}"): "PaymentMethodRetrieveParams",
         ("POST", "/v1/payment_methods/{payment_method}/attach"): "PaymentMethodAttachParams",
         ("POST", "/v1/subscriptions"): "SubscriptionCreateParams",
         ("DELETE", "/v1/subscriptions/{subscription_exposed_id}"): "SubscriptionCancelParams",

@@ -23,6 +23,7 @@ import stripe
 from django.conf import settings
 
 from payments import stripe_gateway as gateway
+from payments.stripe_gateway import parsing
 from tests.support import stripe_payloads as payloads
 from tests.support.stripe_fields import Trace, declared, traced, undeclared
 from tests.support.stripejs import (
@@ -30,6 +31,7 @@ from tests.support.stripejs import (
     CARD_DECLINED_ON_CHARGE,
     CARD_OK,
     confirm_card_setup,
+    create_payment_method,
 )
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/stripe/fixtures3.json"
@@ -57,17 +59,26 @@ EMULATOR_ONLY_FIELDS: dict[str, frozenset[str]] = getattr(
 OBJECT_TYPE_OF = {"intent_from_object": "payment_intent"}
 
 
-def parsers() -> dict[str, str]:
-    """Every parser in the gateway, by name, with the object type it reads."""
-    return {
-        name: OBJECT_TYPE_OF.get(name, name.removesuffix("_from_object"))
-        for name, function in inspect.getmembers(gateway, inspect.isfunction)
-        if function.__module__.startswith(f"{gateway.__name__}.")
-        and (name.endswith("_from_object") or name in OBJECT_TYPE_OF)
-    }
+def parsers() -> dict[str, Callable[[dict], object]]:
+    """Every parser of the gateway, by name: those it exports, and those only its own
+    modules call (`payment_method_from_object`, behind `retrieve_payment_method`)."""
+    found = {}
+    for module in (gateway, parsing):
+        for name, function in inspect.getmembers(module, inspect.isfunction):
+            if function.__module__.startswith(f"{gateway.__name__}.") and (
+                name.endswith("_from_object") or name in OBJECT_TYPE_OF
+            ):
+                found[name] = function
+    return found
 
 
-PARSERS = parsers()
+def object_type(parser_name: str) -> str:
+    """The object type a parser reads, from its name."""
+    return OBJECT_TYPE_OF.get(parser_name, parser_name.removesuffix("_from_object"))
+
+
+PARSER_FUNCTIONS = parsers()
+PARSERS = {name: object_type(name) for name in PARSER_FUNCTIONS}
 OBJECT_TYPES = sorted(set(PARSERS.values()))
 UNREADABLE = getattr(gateway, "UnreadableObject", ())  # a parser that refuses an old shape
 
@@ -89,6 +100,8 @@ def current_shape_payloads() -> Payloads:
     canceled = payloads.subscription(status="canceled")
     canceled.update(canceled_at=now, ended_at=now)
     setup_id = payloads.new_id("seti")
+    attached_card = payloads.payment_method()
+    attached_card["customer"] = {"id": payloads.new_id("cus"), "object": "customer"}
     return {
         "payment_intent": [
             ("charge as an id", payloads.payment_intent(id=intent_id)),
@@ -120,6 +133,10 @@ def current_shape_payloads() -> Payloads:
             ),
         ],
         "subscription": [("active", payloads.subscription()), ("canceled", canceled)],
+        "payment_method": [
+            ("entered in the page", payloads.payment_method()),
+            ("attached, customer expanded", attached_card),
+        ],
         "setup_intent": [
             (
                 "succeeded",
@@ -194,6 +211,8 @@ def emulator_payloads() -> Payloads:
     charge_id = latest["id"] if isinstance(latest, dict) else latest
     charge = client.v1.charges.retrieve(charge_id, params={"expand": ["balance_transaction"]})
     refund = client.v1.refunds.create(params={"payment_intent": intent["id"], "amount": 200})
+    entered = client.v1.payment_methods.retrieve(create_payment_method(CARD_OK))
+    attached = client.v1.payment_methods.retrieve(paying)
     setup = client.v1.setup_intents.create(params={"customer": customer.id, "usage": "off_session"})
     declined_setup = client.v1.setup_intents.create(params={"customer": customer.id})
     confirm_card_setup(declined_setup.client_secret, CARD_DECLINED_AT_SETUP)
@@ -229,6 +248,10 @@ def emulator_payloads() -> Payloads:
             ("before 2022-11-15: charges only", without(intent, "latest_charge")),
         ],
         "charge": [("localstripe, expanded", charge.to_dict())],
+        "payment_method": [
+            ("localstripe, made with the publishable key", entered.to_dict()),
+            ("localstripe, attached", attached.to_dict()),
+        ],
         "refund": [("localstripe", refund.to_dict())],
         "setup_intent": [
             ("localstripe", setup.to_dict()),
@@ -266,7 +289,7 @@ def unaccounted(object_type: str, payloads_of: Payloads) -> list[str]:
         if kind != object_type:
             continue
         for label, payload in payloads_of.get(object_type, []):
-            reads = trace(getattr(gateway, name), payload)
+            reads = trace(PARSER_FUNCTIONS[name], payload)
             for path in sorted(reads.reads):
                 missing = undeclared(object_type, path, allowed=allowed, objects=reads.objects)
                 if missing:
@@ -296,7 +319,7 @@ def all_reads(*sources: Payloads) -> dict[str, set[str]]:
     for source in sources:
         for name, kind in PARSERS.items():
             for _, payload in source.get(kind, []):
-                reads[kind] |= trace(getattr(gateway, name), payload).dotted()
+                reads[kind] |= trace(PARSER_FUNCTIONS[name], payload).dotted()
     return reads
 
 
@@ -304,9 +327,12 @@ def all_reads(*sources: Payloads) -> dict[str, set[str]]:
 
 
 def test_every_parser_is_fed_current_shape_and_emulator_shape_payloads(emulator):
-    assert {"intent_from_object", "invoice_from_object", "setup_intent_from_object"} <= (
-        PARSERS.keys()
-    )
+    assert {
+        "intent_from_object",
+        "invoice_from_object",
+        "setup_intent_from_object",
+        "payment_method_from_object",
+    } <= PARSERS.keys()
     current = current_shape_payloads()
     for name, kind in PARSERS.items():
         assert current.get(kind), f"{name}: no current-shape {kind} payload here"

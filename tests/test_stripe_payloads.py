@@ -16,6 +16,7 @@ import pytest
 import stripe
 
 from payments import stripe_gateway as gateway
+from payments.stripe_gateway.parsing import payment_method_from_object
 from tests.support import stripe_payloads as payloads
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared/stripe/fixtures3.json"
@@ -26,9 +27,11 @@ NOT_IN_FIXTURE = {
     "payment_intent.last_payment_error.code": CARD_ERROR,
     "payment_intent.last_payment_error.message": CARD_ERROR,
     "payment_intent.last_payment_error.payment_method": CARD_ERROR,
+    "payment_intent.last_payment_error.decline_code": CARD_ERROR,
     "setup_intent.last_setup_error.code": CARD_ERROR,
     "setup_intent.last_setup_error.message": CARD_ERROR,
     "setup_intent.last_setup_error.payment_method": CARD_ERROR,
+    "setup_intent.last_setup_error.decline_code": CARD_ERROR,
     "invoice.payments": "includable list (expand[]=payments), absent from the fixture invoice",
     "invoice_payment.payment.payment_intent": "present when payment.type is payment_intent",
 }
@@ -44,7 +47,15 @@ LIBRARY_DECLARES = {
         stripe.PaymentIntent,
         ["LastPaymentError", "payment_method"],
     ),
+    "payment_intent.last_payment_error.decline_code": (
+        stripe.PaymentIntent,
+        ["LastPaymentError", "decline_code"],
+    ),
     "setup_intent.last_setup_error.code": (stripe.SetupIntent, ["LastSetupError", "code"]),
+    "setup_intent.last_setup_error.decline_code": (
+        stripe.SetupIntent,
+        ["LastSetupError", "decline_code"],
+    ),
     "setup_intent.last_setup_error.message": (stripe.SetupIntent, ["LastSetupError", "message"]),
     "setup_intent.last_setup_error.payment_method": (
         stripe.SetupIntent,
@@ -74,7 +85,7 @@ BUILDERS = {
         payloads.setup_intent,
         ["id", "status", "client_secret", "payment_method", "metadata", "last_setup_error"],
     ),
-    "payment_method": (payloads.payment_method, ["id", "card.fingerprint"]),
+    "payment_method": (payloads.payment_method, ["id", "card.fingerprint", "customer"]),
     "refund": (
         payloads.refund,
         ["id", "charge", "payment_intent", "amount", "currency", "status", "reason", "metadata"],
@@ -162,11 +173,13 @@ def full_objects() -> dict[str, dict]:
             metadata={"patronage_donation": "x"},
             error="Your card was declined.",
             card="4f1a2b3c4d5e6f70",
+            decline_code="insufficient_funds",
         ),
         "setup_intent": payloads.setup_intent(
             metadata={"patronage_donation": "x"},
             error="Your card was declined.",
             card="4f1a2b3c4d5e6f70",
+            decline_code="insufficient_funds",
         ),
         "payment_method": payloads.payment_method(fingerprint="4f1a2b3c4d5e6f70"),
         "charge": payloads.charge(
@@ -258,7 +271,7 @@ def test_gateway_reads_a_current_shape_payment_intent_with_its_charge_as_an_id()
     assert intent.metadata == {"patronage_donation": "abc"}
 
 
-def test_gateway_reads_an_expanded_latest_charge_and_a_card_error():
+def test_gateway_reads_an_expanded_latest_charge_and_a_card_error_in_our_words():
     charge = payloads.charge(
         amount=1000, balance_transaction=payloads.balance_transaction(amount=1000, fee=59)
     )
@@ -270,7 +283,8 @@ def test_gateway_reads_an_expanded_latest_charge_and_a_card_error():
 
     assert intent.charge_id == charge["id"]
     assert (intent.charge.fee, intent.charge.net) == (59, 941)
-    assert intent.error_message == "Declined."
+    assert intent.error_code == "card_declined"
+    assert intent.error_message == gateway.card_message("card_declined")  # ours, not Stripe's
 
 
 def test_gateway_reads_a_current_shape_charge_with_and_without_its_balance_transaction():
@@ -326,7 +340,10 @@ def test_gateway_reads_stripes_own_fixture_objects(resources):
         1099,
         "USD",
     )
-    assert (intent.charge_id, intent.customer_id, intent.error_message) == (None, None, None)
+    assert (intent.charge_id, intent.customer_id) == (None, None)
+    # The fixture's last_payment_error has a type only (no code): our sentence for any error.
+    assert resources["payment_intent"]["last_payment_error"] == {"type": "idempotency_error"}
+    assert intent.error_message == gateway.CARD_MESSAGES["_default"]
     assert (charge.id, charge.amount, charge.currency) == (
         "ch_1PgafuB7WZ01zgkWXYmPNZs8",
         100,
@@ -341,6 +358,25 @@ def test_gateway_reads_stripes_own_fixture_objects(resources):
         "warning_needs_response",
     )
     assert dispute.created == gateway.timestamp(1234567890)
+
+
+def test_gateway_reads_a_current_shape_payment_method_and_stripes_own(resources):
+    built = payloads.payment_method(fingerprint="4f1a2b3c4d5e6f70")
+    built["customer"] = "cus_9"
+
+    entered = payment_method_from_object(built)
+    stripes = payment_method_from_object(resources["payment_method"])
+
+    assert (entered.id, entered.card_fingerprint, entered.customer_id) == (
+        built["id"],
+        "4f1a2b3c4d5e6f70",
+        "cus_9",
+    )
+    assert (stripes.id, stripes.card_fingerprint, stripes.customer_id) == (
+        "pm_1Pgc75B7WZ01zgkWlHVgdEGJ",
+        "AOB934RVNwzk6xtn",
+        None,
+    )
 
 
 def test_gateway_reads_a_current_shape_invoice_its_subscription_and_paying_intent():

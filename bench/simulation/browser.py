@@ -34,7 +34,7 @@ class Step:
 
     status: str
     client_secret: str | None
-    setup_client_secret: str | None
+    another_card: bool  # declined, and the same payment takes another card
     error: str | None
 
 
@@ -91,20 +91,20 @@ class Browser:
             payload = {"raw": response.text[:300]}
         return response.status_code, payload
 
-    def step(self, path: str) -> Step:
-        status, payload = self.call(path)
+    def step(self, path: str, data: dict[str, str] | None = None) -> Step:
+        status, payload = self.call(path, data)
         if status != 200:
             raise UnexpectedPage(f"POST {path}: {status} {payload}")
         return _step(payload)
 
-    def double_click(self, path: str) -> Step:
+    def double_click(self, path: str, data: dict[str, str] | None = None) -> Step:
         """Two identical calls at once, as a nervous reader's double click sends them.
 
         One of the two may be refused (400: the card was used up by the other, which
         was declined): the page goes on with the answer that says what to do next.
         """
         with ThreadPoolExecutor(max_workers=2) as pool:
-            answers = list(pool.map(self.call, [path, path]))
+            answers = list(pool.map(lambda _: self.call(path, data), range(2)))
         steps = [_step(payload) for status, payload in answers if status == 200]
         if not steps or any(status not in (200, 400) for status, _ in answers):
             raise UnexpectedPage(f"POST {path} twice: {answers}")
@@ -116,7 +116,7 @@ def _step(payload: dict) -> Step:
     return Step(
         payload.get("status", ""),
         payload.get("clientSecret"),
-        payload.get("setupClientSecret"),
+        bool(payload.get("anotherCard")),
         payload.get("error"),
     )
 

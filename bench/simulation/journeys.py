@@ -41,6 +41,7 @@ from tests.support.stripejs import (
     CARD_OK,
     confirm_card_payment,
     confirm_card_setup,
+    create_payment_method,
 )
 
 CURRENCIES = ("USD", "EUR", "GBP", "UAH")
@@ -145,15 +146,18 @@ def pick_card(rng: random.Random) -> str:
     return rng.choices(("ok", "3ds", "declined"), weights=(60, 22, 18))[0]
 
 
-def settle(world: World, browser: Browser, url: str, *, double: bool = False):
-    """The page's Patronage.settle: ask until paid, running 3-D Secure when the bank asks."""
+def settle(world: World, browser: Browser, url: str, *, card: str = "", double: bool = False):
+    """The page's Patronage.settle: send the card entered (`card`, a PaymentMethod id, if
+    any), then ask until paid, running 3-D Secure (once) when the bank asks."""
     step = None
+    data = {"payment_method": card} if card else None
     for attempt in range(3):
         if double and attempt == 0:
             world.tally.count("double-clicks on pay")
-            step = browser.double_click(url)
+            step = browser.double_click(url, data)
         else:
-            step = browser.step(url)
+            step = browser.step(url, data)
+        data = None
         if step.status in ("succeeded", "processing", "failed"):
             return step
         if step.status == "requires_action":
@@ -163,22 +167,19 @@ def settle(world: World, browser: Browser, url: str, *, double: bool = False):
     return step
 
 
-def pay(world: World, rng: random.Random, browser: Browser, setup_secret: str, url: str) -> str:
-    """Confirm a card with Stripe.js and pay; a declined card is replaced by a good one.
-    Returns the card in use at the end ("ok" or "3ds")."""
+def pay(world: World, rng: random.Random, browser: Browser, url: str) -> str:
+    """Enter a card (Stripe.js createPaymentMethod) and pay; a declined card is replaced
+    by a good one. Returns the card in use at the end ("ok" or "3ds")."""
     card = pick_card(rng)
     world.tally.count(f"cards: {card}")
-    setup = confirm_card_setup(setup_secret, CARDS[card])
-    if setup.get("status") != "succeeded":
-        raise UnexpectedPage(f"card setup: {setup}")
-    step = settle(world, browser, url, double=rng.random() < 0.15)
+    entered = create_payment_method(CARDS[card])
+    step = settle(world, browser, url, card=entered, double=rng.random() < 0.15)
     if step.status == "failed":
-        if not step.setup_client_secret:
+        if not step.another_card:
             raise UnexpectedPage(f"declined with no second chance: {step}")
         world.tally.count("declined, then another card")
-        confirm_card_setup(step.setup_client_secret, CARD_OK)
         card = "ok"
-        step = settle(world, browser, url)
+        step = settle(world, browser, url, card=create_payment_method(CARD_OK))
     if step.status not in ("succeeded", "processing"):
         raise UnexpectedPage(f"payment ended {step}")
     return "3ds" if card == "3ds" else "ok"
@@ -311,7 +312,7 @@ def give_once(world: World, reader: Reader, *, email: str | None = None) -> None
     status, started = browser.call("/give/start", data)
     if status != 200:
         raise UnexpectedPage(f"/give/start: {status} {started}")
-    pay(world, rng, browser, started["setupClientSecret"], started["payUrl"])
+    pay(world, rng, browser, started["payUrl"])
     world.tally.count(f"one-time gifts in {currency}")
     charge = world.stripe.paid_charge(donation_intent(started["donation"]), "one-time")
     browser.page(started["thanksUrl"])
@@ -330,7 +331,7 @@ def repeat_donor(world: World, reader: Reader) -> None:
 
 
 def abandoned_gift(world: World, reader: Reader) -> None:
-    """Starts a gift (sometimes confirms the card) and never pays."""
+    """Starts a gift (sometimes enters the card) and never pays."""
     rng, browser = reader.rng, reader.browser
     currency = rng.choice(CURRENCIES)
     browser.page("/give/")
@@ -339,7 +340,7 @@ def abandoned_gift(world: World, reader: Reader) -> None:
     if status != 200:
         raise UnexpectedPage(f"/give/start: {status} {started}")
     if rng.random() < 0.5:
-        confirm_card_setup(started["setupClientSecret"], CARD_OK)
+        create_payment_method(CARD_OK)
 
 
 # --- Memberships -----------------------------------------------------------------------
@@ -366,7 +367,7 @@ def join(world: World, reader: Reader, *, guest: bool = False) -> Member:
     status, started = browser.call("/join/start", data)
     if status != 200:
         raise UnexpectedPage(f"/join/start: {status} {started}")
-    card = pay(world, rng, browser, started["setupClientSecret"], started["confirmUrl"])
+    card = pay(world, rng, browser, started["confirmUrl"])
     world.tally.count(f"joined {interval}ly in {currency}")
     membership = Membership.objects.select_related("donor").get(public_id=started["membership"])
     member = Member(membership.stripe_subscription_id, membership.donor.stripe_customer_id, card)
@@ -553,7 +554,7 @@ def gift_membership(world: World, reader: Reader) -> None:
     status, started = browser.call("/gift/start", data)
     if status != 200:
         raise UnexpectedPage(f"/gift/start: {status} {started}")
-    pay(world, rng, browser, started["setupClientSecret"], started["payUrl"])
+    pay(world, rng, browser, started["payUrl"])
     world.tally.count(f"gift memberships bought in {currency}")
     donation = started["payUrl"].split("/")[2]
     charge = world.stripe.paid_charge(donation_intent(donation), "gift membership")

@@ -1,5 +1,6 @@
-"""Card testing on the join and card-update forms: each open card form has a bounded
-number of failed card checks (see payments/card_testing.py)."""
+"""Card testing on the join and card-update forms: each join, and each card form opened
+to update a card, has a bounded number of failed card checks (see
+payments/card_testing.py)."""
 
 from django.conf import settings
 from django.db import transaction
@@ -13,6 +14,7 @@ from members.states import (
 )
 from payments import card_testing
 from payments import stripe_gateway as gateway
+from payments.services import donations
 
 CARD_ATTEMPTS_USED_UP = "Too many card attempts. Please start again."
 
@@ -34,6 +36,16 @@ def confirmed_card(membership: Membership) -> gateway.SetupIntentInfo:
     if card_testing.active_block(card=setup.card_fingerprint):
         raise Refused(card_testing.CARD_BLOCKED)
     return setup
+
+
+def entered_membership_card(
+    membership: Membership, payment_method_id: str
+) -> gateway.PaymentMethodInfo:
+    """The card the page entered for a membership's first payment, if it may be tried:
+    the join has attempts left, and the card is known and not blocked."""
+    if membership.card_failures >= settings.DONATION_MAX_CARD_ATTEMPTS:
+        raise Refused(CARD_ATTEMPTS_USED_UP)
+    return donations.entered_card(payment_method_id)
 
 
 def membership_starter(membership: Membership) -> card_testing.Starter:

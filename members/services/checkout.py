@@ -1,6 +1,7 @@
-"""Joining: a membership started on the join page, its card set up (Stripe.js confirms
-the SetupIntent, 3-D Secure included), its subscription made and its first invoice
-paid with that card. From then on Stripe's events keep it in step (stripe_sync)."""
+"""Joining: a membership started on the join page, then its subscription made with the
+card the page entered (Stripe.js `createPaymentMethod`) and its first invoice paid with
+it; when the bank wants 3-D Secure, the page runs it once, on that invoice's
+PaymentIntent. From then on Stripe's events keep it in step (stripe_sync)."""
 
 import contextlib
 
@@ -12,8 +13,8 @@ from members.models import OPEN_STATUSES, Membership, User
 from members.selectors import level_for
 from members.services.card_checks import (
     card_form_closed_message,
-    confirmed_card,
     count_membership_failure,
+    entered_membership_card,
 )
 from members.services.stripe_sync import (
     META_MEMBERSHIP,
@@ -41,10 +42,10 @@ def start_membership(
     interval: str,
     attribution: dict | None = None,
     client_ip: str | None = None,
-) -> tuple[Membership, str]:
-    """Record the membership (incomplete) and open a SetupIntent for its card.
+) -> Membership:
+    """Record the membership (incomplete), for the card the page sends next
+    (`confirm_membership`).
 
-    Returns the membership and the SetupIntent's client secret for Stripe.js.
     A reader who comes back before paying starts again on the same record; one
     whose first payment failed gets a new one (the unpaid subscription is canceled).
     Each start has its own DONATION_MAX_CARD_ATTEMPTS failed card checks, counted
@@ -56,9 +57,9 @@ def start_membership(
     taken over. Their failed card checks count against the address instead.
 
     Stripe is asked first, with no lock held (the unpaid subscription ended, the
-    customer, the SetupIntent under a key derived from the record); the membership is
-    then locked (or created), checked again and stored. A start overtaken meanwhile
-    (another request changed the same record) is made again from what that stored.
+    customer); the membership is then locked (or created), checked again and stored.
+    A start overtaken meanwhile (another request changed the same record) is made
+    again from what that stored.
     """
     currency = currency.upper()
     donations.check_amount(amount, currency)
@@ -91,25 +92,14 @@ def start_membership(
             kind=MembershipKind.PAID,
             status=MembershipStatus.INCOMPLETE,
         )
-        setup = gateway.create_setup_intent(
-            customer_id=customer_id,
-            metadata={META_MEMBERSHIP: str(membership.public_id)},
-            usage="off_session",  # renewals charge it while the member is away
-            idempotency_key=setup_key(membership),
-        )
         with transaction.atomic():
             donor = donors.get_or_create_donor(email, name=name, user=user)
             donors.keep_stripe_customer(donor, customer_id)
             if current is not None:
                 membership = lock_membership(current.pk)
-                unchanged = (
-                    membership.status,
-                    membership.stripe_subscription_id,
-                    membership.stripe_setup_intent_id,
-                ) == (
+                unchanged = (membership.status, membership.stripe_subscription_id) == (
                     MembershipStatus.INCOMPLETE,
                     current.stripe_subscription_id,
-                    current.stripe_setup_intent_id,
                 )
             else:
                 unchanged = True
@@ -122,15 +112,14 @@ def start_membership(
                     interval=interval,
                     attribution=attribution,
                     client_ip=client_ip,
-                    setup_id=setup.id,
                 )
                 if stored:
-                    return membership, setup.client_secret
+                    return membership
     raise Refused("Your membership changed while we were saving it. Please try again.")
 
 
 def _store_start(
-    membership: Membership, *, donor, amount, currency, interval, attribution, client_ip, setup_id
+    membership: Membership, *, donor, amount, currency, interval, attribution, client_ip
 ) -> bool:
     """Save a start on its (locked, or new) record; False when another start created the
     account's open membership meanwhile."""
@@ -141,7 +130,7 @@ def _store_start(
         setattr(membership, name, value)
     membership.card_failures = 0
     membership.client_ip = card_testing.valid_ip(client_ip)
-    membership.stripe_setup_intent_id = setup_id
+    membership.stripe_setup_intent_id = ""  # joining sets up no card form of its own
     try:
         with transaction.atomic():
             membership.save()
@@ -162,64 +151,57 @@ def _end_unpaid_subscription(membership: Membership) -> None:
         apply_subscription(lock_membership(membership.pk), ended, as_of=seen_at)
 
 
-def setup_key(membership: Membership, *, replacing: str | None = None) -> str:
-    """The key of the card form that follows `replacing` (default: the membership's
-    current SetupIntent): each SetupIntent has one successor, however many requests
-    ask for it at once."""
-    previous = replacing or membership.stripe_setup_intent_id or "first"
-    return f"membership-{membership.public_id}-setup-{previous}"
+def confirm_membership(membership: Membership, payment_method_id: str = "") -> PayOutcome:
+    """Subscribe with the card the reader just entered, or say where the first payment is.
 
+    Safe to call again (after 3-D Secure, with no card, or twice): the subscription is
+    created once (idempotency key from the membership), and another card sent after a
+    declined first payment pays the same open invoice.
 
-def confirm_membership(membership: Membership) -> PayOutcome:
-    """Subscribe with the card the reader just confirmed, or say where the first payment is.
-
-    Safe to call again (after 3-D Secure, or twice): the subscription is created
-    once (idempotency key from the membership), and a later card for a declined
-    first payment pays the same open invoice.
-
-    Stripe is asked with no lock held (up to seven round trips, each write under a key
-    derived from the membership or its SetupIntent, so two requests at once make the
-    same subscription); the membership is then locked and brought in line with what
-    Stripe answered (`apply_subscription`: forward only, never older than the state
-    held), and what comes next is read from Stripe after the lock is released.
+    Stripe is asked with no lock held (each write under a key derived from the
+    membership or the card, so two requests at once make the same subscription); the
+    membership is then locked and brought in line with what Stripe answered
+    (`apply_subscription`: forward only, never older than the state held), and what
+    comes next is read from Stripe after the lock is released.
     """
     membership = Membership.objects.select_related("donor").get(pk=membership.pk)
     if membership.status != MembershipStatus.INCOMPLETE:
         if membership.has_perks:
             return PayOutcome("succeeded")
         return PayOutcome("failed", message=card_form_closed_message(membership))
-    setup = confirmed_card(membership)
-    customer_id = donors.ensure_stripe_customer(membership.donor)
-    card_key = f"membership-{membership.public_id}-card-{setup.id}"
-    if membership.user_id is None:
-        # A guest's card pays this membership only (the subscription's own card): the
-        # customer, who may be a member with a card on file, keeps their default card.
-        gateway.attach_payment_method(
-            customer_id=customer_id,
-            payment_method_id=setup.payment_method_id,
-            idempotency_key=card_key,
-        )
+    if payment_method_id:
+        with donations.one_card_at_a_time(f"membership-{membership.pk}", payment_method_id):
+            return _confirm_membership(membership, payment_method_id)
+    return _confirm_membership(membership, "")
+
+
+def _confirm_membership(membership: Membership, payment_method_id: str) -> PayOutcome:
+    card = None
+    if not membership.stripe_subscription_id:
+        card = entered_membership_card(membership, payment_method_id)
+        try:
+            customer_id = _keep_card(membership, card)
+        except gateway.CardDeclined as declined:
+            return _card_refused(membership, card, declined)
+        subscription = _subscribe(membership, customer_id, card.id)
     else:
-        gateway.set_default_payment_method(
-            customer_id=customer_id,
-            payment_method_id=setup.payment_method_id,
-            idempotency_key=card_key,
-        )
-    if membership.stripe_subscription_id:
         subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
-        invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
-        if subscription.status == "incomplete" and invoice.status == "open":
+        if payment_method_id and subscription.status == "incomplete":
+            invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
             intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
-            if intent.status == "requires_payment_method":  # declined: try the new card
-                gateway.set_subscription_payment_method(
+            if invoice.status == "open" and intent.status == "requires_payment_method":
+                card = entered_membership_card(membership, payment_method_id)
+                try:
+                    _keep_card(membership, card)
+                except gateway.CardDeclined as declined:
+                    return _card_refused(membership, card, declined)
+                gateway.set_subscription_payment_method(  # declined: try the new card
                     subscription_id=subscription.id,
-                    payment_method_id=setup.payment_method_id,
-                    idempotency_key=f"{card_key}-subscription",
+                    payment_method_id=card.id,
+                    idempotency_key=f"membership-{membership.public_id}-card-{card.id}-sub",
                 )
-                pay_on_session(invoice, setup)
+                pay_on_session(invoice, card.id)
                 subscription = gateway.retrieve_subscription(subscription.id)
-    else:
-        subscription = _subscribe(membership, customer_id, setup.payment_method_id)
     seen_at = stripe_now()
     with transaction.atomic():
         current = lock_membership(membership.pk)
@@ -239,7 +221,38 @@ def confirm_membership(membership: Membership) -> PayOutcome:
         return confirm_membership(current)
     if current.has_perks:
         return PayOutcome("succeeded")
-    return _first_payment_outcome(current, subscription, setup)
+    return _first_payment_outcome(current, subscription, card)
+
+
+def _keep_card(membership: Membership, card: gateway.PaymentMethodInfo) -> str:
+    """Put the card on the membership's customer (returned); a member's becomes their
+    default. A guest's card pays this membership only (the subscription's own card):
+    the customer, who may be a member with a card on file, keeps their default card."""
+    customer_id = donors.ensure_stripe_customer(membership.donor)
+    keep = (
+        gateway.attach_payment_method
+        if membership.user_id is None
+        else gateway.set_default_payment_method
+    )
+    keep(
+        customer_id=customer_id,
+        payment_method_id=card.id,
+        idempotency_key=f"membership-{membership.public_id}-card-{card.id}",
+    )
+    return customer_id
+
+
+def _card_refused(
+    membership: Membership, card: gateway.PaymentMethodInfo, declined: gateway.CardDeclined
+) -> PayOutcome:
+    """The bank refused the card as Stripe put it on the customer (Stripe checks a card
+    it attaches): a failed card check of this join, as a declined first payment is."""
+    failure = card_testing.CardFailure(
+        key=f"attach:{card.id}", stage="setup", card=card.card_fingerprint
+    )
+    if count_membership_failure(membership, failure):
+        return PayOutcome("failed", message=f"{declined.user_message} {card_testing.START_AGAIN}")
+    return PayOutcome("failed", message=declined.user_message, another_card=True)
 
 
 def _subscribe(
@@ -275,53 +288,35 @@ def _subscribe(
     )
 
 
-def pay_on_session(invoice: gateway.InvoiceInfo, setup: gateway.SetupIntentInfo) -> None:
-    """Pay an open invoice with the card just saved, while the member is on the page.
+def pay_on_session(invoice: gateway.InvoiceInfo, payment_method_id: str) -> None:
+    """Pay an open invoice with the card just entered (already the subscription's card),
+    while the member is on the page.
 
     Stripe answers a decline, and a bank that wants 3-D Secure, with a 402: the
     invoice's PaymentIntent then says which, and the caller reads it from there.
     """
     with contextlib.suppress(gateway.CardDeclined):
         gateway.pay_invoice(
-            invoice.id, off_session=False, idempotency_key=f"{invoice.id}-{setup.id}"
+            invoice.id, off_session=False, idempotency_key=f"{invoice.id}-{payment_method_id}"
         )
 
 
 def _first_payment_outcome(
-    membership: Membership, subscription: gateway.SubscriptionInfo, used: gateway.SetupIntentInfo
+    membership: Membership,
+    subscription: gateway.SubscriptionInfo,
+    card: gateway.PaymentMethodInfo | None,
 ) -> PayOutcome:
     """What the join page does next, from the first invoice's PaymentIntent (read with no
-    lock held; the membership is locked only to count a decline and store a new card form).
-
-    After a decline the next card form is the successor of the one this request used
-    (`used`), not of whatever the membership holds by now: a second request that finishes
-    after the first has stored the successor gets that same form, never a third."""
-    card = used.card_fingerprint
+    lock held; the membership is locked only to count a decline). `card`: the one this
+    request tried, if any."""
     invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
     intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
     if intent.status == "requires_action":
         return PayOutcome("requires_action", client_secret=intent.client_secret)
     if intent.status in ("processing", "succeeded"):
         return PayOutcome("succeeded")
-    declined = intent.error_message or "Your card was declined."
-    if count_membership_failure(membership, card_testing.payment_failure(intent, card=card)):
+    declined = intent.error_message or gateway.card_message("card_declined")
+    failure = card_testing.payment_failure(intent, card=card.card_fingerprint if card else None)
+    if count_membership_failure(membership, failure):
         return PayOutcome("failed", message=f"{declined} {card_testing.START_AGAIN}")
-    # Declined: a fresh SetupIntent lets the reader try another card on the same invoice.
-    setup = gateway.create_setup_intent(
-        customer_id=membership.donor.stripe_customer_id,
-        metadata={META_MEMBERSHIP: str(membership.public_id)},
-        usage="off_session",  # renewals charge it while the member is away
-        idempotency_key=setup_key(membership, replacing=used.id),
-    )
-    with transaction.atomic():
-        current = lock_membership(membership.pk)
-        waiting = current.stripe_setup_intent_id in (used.id, setup.id)
-        if waiting:
-            current.stripe_setup_intent_id = setup.id
-            current.save(update_fields=["stripe_setup_intent_id", "updated_at"])
-    if not waiting:  # another card form was opened meanwhile: that one is the reader's
-        gateway.cancel_setup_intent(
-            setup.id, idempotency_key=f"membership-{membership.public_id}-cancel-{setup.id}"
-        )
-        return PayOutcome("failed", message=declined)
-    return PayOutcome("failed", message=declined, setup_client_secret=setup.client_secret)
+    return PayOutcome("failed", message=declined, another_card=True)

@@ -134,11 +134,11 @@ def start_gift(
     attribution: dict | None = None,
     today: date | None = None,
     client_ip: str | None = None,
-) -> tuple[GiftMembership, str]:
-    """Record the gift (awaiting payment) and its Donation; open the card's SetupIntent.
+) -> GiftMembership:
+    """Record the gift (awaiting payment) and its Donation.
 
-    Returns the gift and the SetupIntent's client secret for Stripe.js. The page
-    then pays with payments' pay call, like a one-time gift. Raises Refused
+    The page then pays with payments' pay call and the card it entered, like a one-time
+    gift. Raises Refused
     (nothing stored) or GatewayError. Failed card checks count against `client_ip`.
     Stripe is asked first; the gift is stored with its Donation in one transaction.
     """
@@ -164,7 +164,7 @@ def start_gift(
             )
         )
 
-    _donation, setup_secret = donations.start_donation(
+    donations.start_donation(
         amount=amount,
         currency=currency,
         email=giver_email,
@@ -176,7 +176,7 @@ def start_gift(
         client_ip=client_ip,
         stored_with=store_gift,
     )
-    return stored[0], setup_secret
+    return stored[0]
 
 
 def gift_paid(donation_public_id, *, today: date | None = None) -> GiftMembership | None:

@@ -14,7 +14,7 @@ from members.services.card_checks import (
     confirmed_card,
     count_membership_failure,
 )
-from members.services.checkout import pay_on_session, setup_key
+from members.services.checkout import pay_on_session
 from members.services.stripe_sync import (
     META_MEMBERSHIP,
     announce_changes,
@@ -247,6 +247,14 @@ def end_membership_now(membership: Membership) -> Membership:
     return membership
 
 
+def setup_key(membership: Membership, *, replacing: str | None = None) -> str:
+    """The key of the card form that follows `replacing` (default: the membership's
+    current SetupIntent): each SetupIntent has one successor, however many requests
+    ask for it at once."""
+    previous = replacing or membership.stripe_setup_intent_id or "first"
+    return f"membership-{membership.public_id}-setup-{previous}"
+
+
 def start_card_update(membership: Membership, *, client_ip: str | None = None) -> str:
     """A SetupIntent for a new card; returns its client secret for Stripe.js.
 
@@ -300,7 +308,7 @@ def finish_card_update(membership: Membership) -> PayOutcome:
     subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
     invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
     if invoice.status == "open":
-        pay_on_session(invoice, setup)
+        pay_on_session(invoice, setup.payment_method_id)
         invoice = gateway.retrieve_invoice(invoice.id)
     subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
     seen_at = stripe_now()
@@ -349,4 +357,6 @@ def _invoice_outcome(invoice: gateway.InvoiceInfo, *, failed: str | None = None)
         return PayOutcome("requires_action", client_secret=intent.client_secret)
     if intent.status in ("processing", "succeeded"):
         return PayOutcome("succeeded")
-    return PayOutcome("failed", message=failed or intent.error_message or "Your card was declined.")
+    return PayOutcome(
+        "failed", message=failed or intent.error_message or gateway.card_message("card_declined")
+    )

@@ -117,7 +117,6 @@ class DonationAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOn
     search_help_text = "Email or name, the gift's id, or a Stripe id (pi_, cus_)."
     stripe_id_search = {
         "pi_": ["stripe_payment_intent_id"],
-        "seti_": ["stripe_setup_intent_id"],
         "cus_": ["donor__stripe_customer_id"],
     }
     list_select_related = ["donor"]

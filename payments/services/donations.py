@@ -1,10 +1,13 @@
 """One-time donations: from the form, through the card and 3-D Secure, to the money taken."""
 
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db import transaction
 
 from config.errors import Refused
@@ -34,14 +37,15 @@ class PayOutcome:
     """What a payment page (give, gift, join) does next.
 
     status: "succeeded" | "processing" | "requires_action" (run Stripe.js
-    confirmCardPayment with client_secret) | "failed" (show message; the
-    reader may confirm another card with setup_client_secret).
+    confirmCardPayment with client_secret: the bank's one check) | "failed" (show
+    message; with another_card, the reader may send another card for the same payment,
+    else they start again).
     """
 
     status: str
     client_secret: str | None = None
-    setup_client_secret: str | None = None
     message: str | None = None
+    another_card: bool = False
 
 
 def check_amount(amount: int, currency_code: str) -> None:
@@ -70,55 +74,42 @@ def start_donation(
     kind: str = PaymentKind.ONE_TIME,
     client_ip: str | None = None,
     stored_with: Callable[[Donation], object] | None = None,
-) -> tuple[Donation, str]:
-    """Record the gift and open a Stripe SetupIntent for the card.
+) -> Donation:
+    """Record the gift, for the card the page sends next (`pay_donation`).
 
-    Returns the donation and the SetupIntent's client secret for Stripe.js.
-    Raises Refused for an amount out of bounds, GatewayError when
-    Stripe refuses or cannot be reached (then nothing is stored). `client_ip`
-    is where the reader started from: failed card checks count against it.
+    Raises Refused for an amount out of bounds, GatewayError when Stripe refuses or
+    cannot be reached (then nothing is stored). `client_ip` is where the reader
+    started from: failed card checks count against it.
 
-    Stripe is asked first (the donor's customer, the SetupIntent, under keys derived
-    from the email and the new gift's id), with no transaction open; the donor and
-    the gift are then stored in one short transaction, with whatever `stored_with(gift)`
-    stores alongside (a gift membership's own record).
+    The donor's Stripe customer is found or made first, with no transaction open (under
+    a key derived from the email); the donor and the gift are then stored in one short
+    transaction, with whatever `stored_with(gift)` stores alongside (a gift
+    membership's own record).
     """
     currency = currency.upper()
     check_amount(amount, currency)
     for _ in range(2):
         customer_id = stripe_customer_for(email, name=name, user=user)
-        donation = Donation(
-            name=name.strip(),
-            user=user,
-            amount=amount,
-            fee_cover=fee_cover(amount, currency) if cover_fees else 0,
-            currency=currency,
-            kind=kind,
-            client_ip=card_testing.valid_ip(client_ip),
-            **(attribution or {}),
-        )
-        setup = _open_setup_intent(donation, customer_id)
         with transaction.atomic():
             donor = get_or_create_donor(email, name=name, user=user)
             keep_stripe_customer(donor, customer_id)
             if donor.stripe_customer_id != customer_id:
                 continue  # another start stored the donor's customer first: use that one
-            donation.donor = donor
-            donation.stripe_setup_intent_id = setup.id
-            donation.save()
+            donation = Donation.objects.create(
+                donor=donor,
+                name=name.strip(),
+                user=user,
+                amount=amount,
+                fee_cover=fee_cover(amount, currency) if cover_fees else 0,
+                currency=currency,
+                kind=kind,
+                client_ip=card_testing.valid_ip(client_ip),
+                **(attribution or {}),
+            )
             if stored_with is not None:
                 stored_with(donation)
-        return donation, setup.client_secret
+        return donation
     raise gateway.GatewayError(gateway.GENERIC_MESSAGE, detail="Stripe customer changed twice")
-
-
-def _open_setup_intent(donation: Donation, customer_id: str) -> gateway.SetupIntentInfo:
-    return gateway.create_setup_intent(
-        customer_id=customer_id,
-        metadata={META_DONATION: str(donation.public_id), META_KIND: donation.kind},
-        usage="on_session",  # charged at once, while the reader is on the page
-        idempotency_key=f"donation-{donation.public_id}-setup-{donation.attempts}",
-    )
 
 
 def _locked(donation: Donation) -> Donation:
@@ -127,13 +118,15 @@ def _locked(donation: Donation) -> Donation:
     )
 
 
-def pay_donation(public_id) -> PayOutcome:
-    """Charge the card the reader just confirmed, or report where the gift stands.
+def pay_donation(public_id, payment_method_id: str = "") -> PayOutcome:
+    """Charge the card the reader just entered (`payment_method_id`, made by Stripe.js
+    `createPaymentMethod` in the page), or report where the gift stands.
 
-    Safe to call again (after 3-D Secure, or twice by a nervous reader): an
-    open PaymentIntent is read back, never duplicated, and each new card
+    The PaymentIntent is made and confirmed here, so the bank checks the card once:
+    when it wants 3-D Secure, the page runs it on this PaymentIntent and asks again
+    (with no card: the open PaymentIntent is read back, never duplicated). Each card
     attempt has its own idempotency key (from its number), so two requests at once
-    make the same PaymentIntent.
+    make the same PaymentIntent, and attempts are bounded per gift.
 
     Stripe is asked with no lock held, from the gift as read; the gift is then
     locked, its state checked again and the result applied (`_apply_intent`,
@@ -147,32 +140,25 @@ def pay_donation(public_id) -> PayOutcome:
         raise Refused(_closed_message(donation))
     if donation.stripe_payment_intent_id and donation.status != DonationStatus.FAILED:
         intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
-        if intent.status not in ("requires_payment_method", "canceled"):
+        card_failed = intent.status == "requires_payment_method"  # declined, or 3-D Secure failed
+        if intent.status != "canceled" and not (card_failed and payment_method_id):
             return _apply_intent(donation, intent, attempt=donation.attempts)
-    if not donation.stripe_setup_intent_id:  # the last card declined; the next not yet open
-        if donation.attempts >= settings.DONATION_MAX_CARD_ATTEMPTS:
-            raise Refused(card_testing.DONATION_ATTEMPTS_USED_UP)
-        raise Refused("Please enter your card details.")
-    setup = gateway.retrieve_setup_intent(donation.stripe_setup_intent_id)
-    if setup.status != "succeeded" or not setup.payment_method_id:
-        raise Refused("Please enter your card details.")
-    if card_testing.active_block(card=setup.card_fingerprint):
-        raise Refused(card_testing.CARD_BLOCKED)
     if donation.attempts >= settings.DONATION_MAX_CARD_ATTEMPTS:
         raise Refused(card_testing.DONATION_ATTEMPTS_USED_UP)
+    card = entered_card(payment_method_id)
     attempt = donation.attempts + 1
     try:
-        intent = gateway.create_payment_intent(
-            amount=donation.amount + donation.fee_cover,
-            currency=donation.currency,
-            customer_id=ensure_stripe_customer(donation.donor),
-            payment_method_id=setup.payment_method_id,
-            metadata={META_DONATION: str(donation.public_id), META_KIND: donation.kind},
-            idempotency_key=f"donation-{donation.public_id}-attempt-{attempt}",
-        )
+        with one_card_at_a_time(f"donation-{donation.pk}", card.id):
+            intent = gateway.create_payment_intent(
+                amount=donation.amount + donation.fee_cover,
+                currency=donation.currency,
+                customer_id=ensure_stripe_customer(donation.donor),
+                payment_method_id=card.id,
+                metadata={META_DONATION: str(donation.public_id), META_KIND: donation.kind},
+                idempotency_key=f"donation-{donation.public_id}-attempt-{attempt}",
+            )
     except gateway.CardDeclined as declined:
-        card = setup.card_fingerprint
-        failure = _declined_payment(donation, declined, attempt=attempt, card=card)
+        failure = _declined_payment(donation, declined, attempt=attempt, card=card.card_fingerprint)
         return _fail_attempt(
             donation,
             attempt=attempt,
@@ -181,6 +167,51 @@ def pay_donation(public_id) -> PayOutcome:
             failure=failure,
         )
     return _apply_intent(donation, intent, attempt=attempt)
+
+
+def entered_card(payment_method_id: str) -> gateway.PaymentMethodInfo:
+    """The card the page sent, if it may be tried: Stripe knows it, and it is not blocked
+    for card testing. Refused (on the card field) otherwise."""
+    if not payment_method_id:
+        raise Refused("Please enter your card details.", field="card")
+    if not _PAYMENT_METHOD_ID.fullmatch(payment_method_id):
+        raise Refused("Please enter your card details again.", field="card")
+    try:
+        card = gateway.retrieve_payment_method(payment_method_id)
+    except gateway.ObjectNotFound:
+        raise Refused("Please enter your card details again.", field="card") from None
+    if card_testing.active_block(card=card.card_fingerprint):
+        raise Refused(card_testing.CARD_BLOCKED, field="card")
+    return card
+
+
+_PAYMENT_METHOD_ID = re.compile(r"(pm|card)_[A-Za-z0-9]{1,250}")
+
+CARD_IN_FLIGHT_SECONDS = 120  # longer than a Stripe call with its retries
+
+
+@contextmanager
+def one_card_at_a_time(payment: str, card_id: str) -> Iterator[None]:
+    """Charge one payment (`payment` names it) with one card at a time.
+
+    The same card sent twice at once (a double click) goes on: the attempt's
+    idempotency key makes it one charge. Another card sent while one is being charged
+    is refused, since its request differs and Stripe would charge both. Held in the
+    cache (shared by every web process), never in a transaction across a Stripe call.
+    """
+    key = f"card-in-flight:{payment}"
+    claimed = cache.add(key, card_id, CARD_IN_FLIGHT_SECONDS)
+    if not claimed and cache.get(key) != card_id:
+        raise Refused(
+            "Your payment is already being made with another card. "
+            "Please wait a moment, then check your email or try again.",
+            field="card",
+        )
+    try:
+        yield
+    finally:
+        if claimed:  # the request that claimed it lets it go
+            cache.delete(key)
 
 
 def _closed_message(donation: Donation) -> str:
@@ -222,7 +253,7 @@ def _apply_intent(donation: Donation, intent: gateway.IntentInfo, *, attempt: in
             donation,
             attempt=attempt,
             intent_id=intent.id,
-            message=intent.error_message or "Your card was declined.",
+            message=intent.error_message or gateway.card_message("card_declined"),
             failure=failure,
         )
     status, outcome = {
@@ -268,23 +299,17 @@ def _fail_attempt(
     message: str,
     failure: card_testing.CardFailure | None = None,
 ) -> PayOutcome:
-    """This card did not work: record why, count the failed card check, and open a fresh
-    SetupIntent for another card, unless the gift has used up its attempts (then it is
-    closed, and the reader starts again).
+    """This card did not work: record why and count the failed card check. The reader
+    may send another card, unless the gift has used up its attempts (then it is closed,
+    and the reader starts again).
 
-    Recorded under the gift's lock; closing the gift and opening the SetupIntent ask
-    Stripe after it is released."""
+    Recorded under the gift's lock; closing the gift asks Stripe after it is released."""
     with transaction.atomic():
         current = _locked(donation)
         if current.status == DonationStatus.SUCCEEDED:
             return PayOutcome("succeeded")
         overtaken = current.attempts > attempt
         if not overtaken:
-            if current.attempts < attempt or current.status != DonationStatus.FAILED:
-                # The declined card is used up. Until the next card form is stored (after
-                # this lock), /pay has no card: a request that read the gift before this
-                # never charges the declined card again as a new attempt.
-                current.stripe_setup_intent_id = ""
             current.attempts = attempt
             if intent_id:
                 current.stripe_payment_intent_id = intent_id
@@ -299,30 +324,8 @@ def _fail_attempt(
     if current.status == DonationStatus.ABANDONED:
         return PayOutcome("failed", message=f"{message} {card_testing.START_AGAIN}")
     if attempt < settings.DONATION_MAX_CARD_ATTEMPTS:
-        return _offer_another_card(current, attempt=attempt, message=message)
+        return PayOutcome("failed", message=message, another_card=True)
     return PayOutcome("failed", message=f"{message} Please start again.")
-
-
-def _offer_another_card(donation: Donation, *, attempt: int, message: str) -> PayOutcome:
-    """A fresh SetupIntent for the next card (its key names the attempt that failed, so two
-    requests at once open the same one), stored if the gift still waits for it."""
-    setup = _open_setup_intent(donation, ensure_stripe_customer(donation.donor))
-    with transaction.atomic():
-        current = _locked(donation)
-        waiting = current.status == DonationStatus.FAILED and current.attempts == attempt
-        stored = current.stripe_setup_intent_id == setup.id
-        if waiting and not stored:
-            current.stripe_setup_intent_id = setup.id
-            current.save(update_fields=["stripe_setup_intent_id", "updated_at"])
-    if waiting or stored:
-        return PayOutcome("failed", message=message, setup_client_secret=setup.client_secret)
-    # The gift moved on meanwhile (paid, closed, or a newer attempt): no card on this one.
-    gateway.cancel_setup_intent(
-        setup.id, idempotency_key=f"donation-{donation.public_id}-cancel-{setup.id}"
-    )
-    if current.status == DonationStatus.ABANDONED:
-        return PayOutcome("failed", message=f"{message} {card_testing.START_AGAIN}")
-    return pay_donation(donation.public_id)
 
 
 def mark_intent_failed(intent: gateway.IntentInfo) -> None:

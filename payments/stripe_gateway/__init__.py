@@ -21,6 +21,7 @@ STRIPE_API_BASE at localstripe to run offline.
 from payments.stripe_gateway.dashboard_links import dashboard_url
 from payments.stripe_gateway.emulator_shapes import EMULATOR_ONLY_FIELDS
 from payments.stripe_gateway.errors import (
+    CARD_MESSAGES,
     GENERIC_MESSAGE,
     UNAVAILABLE_MESSAGE,
     CardDeclined,
@@ -29,6 +30,7 @@ from payments.stripe_gateway.errors import (
     InvalidWebhook,
     ObjectNotFound,
     UnreadableObject,
+    card_message,
 )
 from payments.stripe_gateway.objects import (
     ChangePreview,
@@ -36,6 +38,7 @@ from payments.stripe_gateway.objects import (
     DisputeInfo,
     IntentInfo,
     InvoiceInfo,
+    PaymentMethodInfo,
     RefundInfo,
     SetupIntentInfo,
     SubscriptionInfo,
@@ -45,6 +48,7 @@ from payments.stripe_gateway.parsing import (
     dispute_from_object,
     intent_from_object,
     invoice_from_object,
+    payment_method_from_object,
     preview_from_invoice,
     refund_from_object,
     setup_intent_from_object,
@@ -62,6 +66,7 @@ from payments.stripe_gateway.reads import (
     retrieve_charge,
     retrieve_invoice,
     retrieve_payment_intent,
+    retrieve_payment_method,
     retrieve_setup_intent,
     retrieve_subscription,
 )
@@ -90,6 +95,7 @@ from payments.stripe_gateway.writes import (
 )
 
 __all__ = [
+    "CARD_MESSAGES",
     "EMULATOR_ONLY_FIELDS",
     "EVENT_RETENTION",
     "GENERIC_MESSAGE",
@@ -104,6 +110,7 @@ __all__ = [
     "InvalidWebhook",
     "InvoiceInfo",
     "ObjectNotFound",
+    "PaymentMethodInfo",
     "RefundInfo",
     "SetupIntentInfo",
     "SubscriptionInfo",
@@ -112,6 +119,7 @@ __all__ = [
     "cancel_payment_intent",
     "cancel_setup_intent",
     "cancel_subscription",
+    "card_message",
     "change_subscription_plan",
     "charge_from_object",
     "client",
@@ -133,6 +141,7 @@ __all__ = [
     "list_refunds",
     "list_succeeded_charges",
     "pay_invoice",
+    "payment_method_from_object",
     "plan_id_for",
     "preview_from_invoice",
     "preview_subscription_change",
@@ -140,6 +149,7 @@ __all__ = [
     "retrieve_charge",
     "retrieve_invoice",
     "retrieve_payment_intent",
+    "retrieve_payment_method",
     "retrieve_setup_intent",
     "retrieve_subscription",
     "set_cancel_at_period_end",

@@ -47,3 +47,64 @@ class UnreadableObject(Exception):
 
 class InvalidWebhook(Exception):
     """A webhook whose signature, timestamp or body is not acceptable."""
+
+
+# --- What a reader is told when a card does not work -----------------------------------
+#
+# Stripe's own sentences ("The latest attempt to set up the payment method has failed
+# because authentication failed.") are for developers. Every card error a reader can
+# meet, from Stripe (a decline code or an error code) or from Stripe.js in the page (the
+# same codes, see static/js/patronage.js `cardMessage`), is told in one of these.
+
+DECLINED = "Your card was declined. Please try another card, or ask your bank why."
+CARD_MESSAGES = {
+    "_default": (
+        "Your card could not be used. You have not been charged; please check the details "
+        "or try another card."
+    ),
+    "card_declined": DECLINED,
+    "generic_decline": DECLINED,
+    "do_not_honor": DECLINED,
+    "fraudulent": DECLINED,
+    "lost_card": DECLINED,
+    "stolen_card": DECLINED,
+    "pickup_card": DECLINED,
+    "restricted_card": DECLINED,
+    "security_violation": DECLINED,
+    "insufficient_funds": "Your card was declined: it does not have enough funds. "
+    "Please try another card.",
+    "card_velocity_exceeded": "Your card was declined: it has reached its spending limit. "
+    "Please try another card.",
+    "expired_card": "Your card has expired. Please check the expiry date, or use another card.",
+    "incorrect_cvc": "The card's security code (CVC) is not right. Please check it.",
+    "invalid_cvc": "The card's security code (CVC) is not right. Please check it.",
+    "incomplete_cvc": "Please enter the card's security code (CVC).",
+    "incorrect_number": "The card number is not right. Please check it.",
+    "invalid_number": "The card number is not right. Please check it.",
+    "incomplete_number": "Please enter the whole card number.",
+    "invalid_expiry_month": "The card's expiry date is not right. Please check it.",
+    "invalid_expiry_year": "The card's expiry date is not right. Please check it.",
+    "invalid_expiry_year_past": "The card's expiry date is in the past. Please check it.",
+    "incomplete_expiry": "Please enter the card's expiry date.",
+    "incorrect_zip": "The postcode does not match the card's. Please check it.",
+    "incomplete_zip": "Please enter the card's postcode.",
+    "card_not_supported": "This card cannot be used for this payment. Please try another card.",
+    "currency_not_supported": "This card cannot pay in this currency. Please try another card.",
+    "processing_error": "Your bank could not process the card just now. You have not been "
+    "charged; please try again in a minute.",
+    "authentication_required": "Your bank wants to check it is you, and the check was not "
+    "completed. You have not been charged; please try again, or use another card.",
+    "payment_intent_authentication_failure": "Your bank's check (3-D Secure) did not go "
+    "through, so you have not been charged. Please try again, or use another card.",
+    "setup_intent_authentication_failure": "Your bank's check (3-D Secure) did not go "
+    "through, so your card was not saved. Please try again, or use another card.",
+}
+
+
+def card_message(code: str | None, decline_code: str | None = None) -> str:
+    """Our sentence for a card error Stripe reported with `code` (and `decline_code`)."""
+    return (
+        CARD_MESSAGES.get(decline_code or "")
+        or CARD_MESSAGES.get(code or "")
+        or CARD_MESSAGES["_default"]
+    )

@@ -22,6 +22,15 @@ class SetupIntentInfo:
 
 
 @dataclass(frozen=True)
+class PaymentMethodInfo:
+    """A card the reader entered in the page (Stripe.js `createPaymentMethod`)."""
+
+    id: str
+    card_fingerprint: str | None
+    customer_id: str | None  # the customer it is attached to, if any
+
+
+@dataclass(frozen=True)
 class IntentInfo:
     id: str
     status: str

@@ -12,13 +12,14 @@ from typing import Any
 from django.conf import settings
 
 from payments.stripe_gateway import emulator_shapes
-from payments.stripe_gateway.errors import UnreadableObject
+from payments.stripe_gateway.errors import UnreadableObject, card_message
 from payments.stripe_gateway.objects import (
     ChangePreview,
     ChargeInfo,
     DisputeInfo,
     IntentInfo,
     InvoiceInfo,
+    PaymentMethodInfo,
     RefundInfo,
     SetupIntentInfo,
     SubscriptionInfo,
@@ -56,6 +57,20 @@ def _card_fingerprint(payment_method: Any) -> str | None:
     return (payment_method.get("card") or {}).get("fingerprint") or None
 
 
+def payment_method_from_object(obj: dict) -> PaymentMethodInfo:
+    _required(obj, "id")
+    return PaymentMethodInfo(
+        id=obj["id"],
+        card_fingerprint=_card_fingerprint(obj),
+        customer_id=_id(obj.get("customer")),
+    )
+
+
+def _reader_message(error: dict) -> str | None:
+    """What the reader is told of a failed attempt (`last_..._error`), in our words."""
+    return card_message(error.get("code"), error.get("decline_code")) if error else None
+
+
 def setup_intent_from_object(obj: dict) -> SetupIntentInfo:
     _required(obj, "id", "status")
     error = obj.get("last_setup_error") or {}
@@ -69,7 +84,7 @@ def setup_intent_from_object(obj: dict) -> SetupIntentInfo:
         card_fingerprint=(
             _card_fingerprint(obj.get("payment_method")) or _card_fingerprint(failed_method)
         ),
-        error_message=error.get("message"),
+        error_message=_reader_message(error),
         failed_payment_method_id=_id(failed_method),
     )
 
@@ -89,7 +104,7 @@ def intent_from_object(obj: dict) -> IntentInfo:
         charge_id=_id(latest),
         client_secret=obj.get("client_secret"),
         metadata=dict(obj.get("metadata") or {}),
-        error_message=error.get("message"),
+        error_message=_reader_message(error),
         charge=charge_from_object(latest) if isinstance(latest, dict) else None,
         error_code=error.get("code"),
         card_fingerprint=_card_fingerprint(error.get("payment_method")),

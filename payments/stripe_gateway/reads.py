@@ -11,6 +11,7 @@ from payments.stripe_gateway.objects import (
     ChargeInfo,
     IntentInfo,
     InvoiceInfo,
+    PaymentMethodInfo,
     RefundInfo,
     SetupIntentInfo,
     SubscriptionInfo,
@@ -20,6 +21,7 @@ from payments.stripe_gateway.parsing import (
     charge_from_object,
     intent_from_object,
     invoice_from_object,
+    payment_method_from_object,
     preview_from_invoice,
     refund_from_object,
     setup_intent_from_object,
@@ -36,6 +38,13 @@ def retrieve_setup_intent(setup_intent_id: str) -> SetupIntentInfo:
         params={"expand": ["payment_method"]},
     )
     return setup_intent_from_object(intent.to_dict())
+
+
+def retrieve_payment_method(payment_method_id: str) -> PaymentMethodInfo:
+    """A card the page created (by its id, as the page sent it): ObjectNotFound for an
+    id Stripe does not know."""
+    method = _call(client().v1.payment_methods.retrieve, payment_method_id)
+    return payment_method_from_object(method.to_dict())
 
 
 def retrieve_payment_intent(payment_intent_id: str) -> IntentInfo:

@@ -25,6 +25,7 @@ from payments.stripe_gateway.errors import (
     GatewayError,
     GatewayUnavailable,
     ObjectNotFound,
+    card_message,
 )
 from payments.stripe_gateway.parsing import _id
 
@@ -77,7 +78,7 @@ def _call(method, *args, **kwargs):
     except stripe.CardError as exc:
         intent = exc.error.payment_intent if exc.error else None
         raise CardDeclined(
-            exc.user_message or "Your card was declined.",
+            card_message(exc.code, exc.error.decline_code if exc.error else None),
             payment_intent_id=_id(intent),
             detail=_detail(exc),
         ) from exc

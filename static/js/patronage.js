@@ -58,7 +58,7 @@ window.Patronage = (function () {
         credentials: "same-origin",
       });
       const payload = await response.json().catch(function () { return {}; });
-      return {ok: response.ok, payload: payload};
+      return {ok: response.ok, status: response.status, payload: payload};
     }
 
     // POST the form itself; show its field errors, or return the server's answer.
@@ -79,36 +79,58 @@ window.Patronage = (function () {
     };
   }
 
-  // POST `url` until the payment is settled, running 3-D Secure in Stripe.js when the
-  // bank asks. Returns the server's answer once it went through, else null with the
-  // error shown; after a declined card, payment.setupClientSecret is the one for the
-  // next card (null: start again).
-  async function settle(ui, stripe, url, payment) {
+  // Our sentence for a card error from Stripe.js (its code, or its bank's decline code):
+  // the page data's cardMessages, from payments/stripe_gateway/errors.py CARD_MESSAGES.
+  function cardMessage(messages, error) {
+    return messages[error.decline_code] || messages[error.code] || messages._default;
+  }
+
+  // POST `url` until the payment is settled, running the bank's check (3-D Secure) in
+  // Stripe.js when it asks: the first POST carries the card entered (`paymentMethod`, if
+  // any), the next ones ask where the payment stands. Returns the server's answer once
+  // it went through, else null with the error shown; payment.anotherCard then says
+  // whether the same payment may be tried again, with another card (else the reader
+  // starts anew).
+  async function settle(ui, stripe, url, payment, messages) {
+    let body = new FormData();
+    if (payment.paymentMethod) body.append("payment_method", payment.paymentMethod);
+    payment.anotherCard = false;
     for (let round = 0; round < 3; round++) {
-      const result = await ui.post(url, new FormData());
+      const result = await ui.post(url, body);
+      body = new FormData();
       const p = result.payload;
-      if (!result.ok) { ui.showError("__all__", p.error || "Something went wrong."); return null; }
+      if (!result.ok) {
+        const errors = p.errors || {};
+        Object.keys(errors).forEach(function (f) { ui.showError(f, errors[f].join(" ")); });
+        if (p.error || !Object.keys(errors).length) {
+          ui.showError("__all__", p.error || "Something went wrong.");
+        }
+        // A refusal of the payment itself (400: closed, expired) starts anew; an error
+        // about the card, or Stripe or the network failing, keeps this payment: sent
+        // again, it is never charged twice.
+        payment.anotherCard = result.status !== 400 || Boolean(errors.card);
+        return null;
+      }
       if (p.status === "succeeded" || p.status === "processing") return p;
       if (p.status === "failed") {
-        payment.setupClientSecret = p.setupClientSecret || null;
-        ui.showError("card", p.error || "Your card was declined.");
+        payment.anotherCard = Boolean(p.anotherCard);
+        ui.showError("card", p.error || messages.card_declined);
         return null;
       }
       if (p.status === "requires_action") {
         const action = await stripe.confirmCardPayment(p.clientSecret);
-        if (action.error) ui.showError("card", action.error.message);
+        if (action.error) ui.showError("card", cardMessage(messages, action.error));
         // Either way, ask our server where the payment stands now.
       }
     }
     return null;
   }
 
-  // The card form of a payment page, confirmed with Stripe.js once per SetupIntent.
-  // Stripe refuses to confirm a SetupIntent that already succeeded, so a form sent
-  // again after a server or network error goes straight on to our server; a new
-  // SetupIntent (after a declined card) is confirmed with the card as it is then.
+  // A card set up before any payment (the card update page), confirmed with Stripe.js
+  // once per SetupIntent. Stripe refuses to confirm a SetupIntent that already succeeded,
+  // so a form sent again after a server or network error goes straight on to our server.
   // `onCardChanged(secret)` runs when the reader edits the card confirmed for `secret`.
-  function cardSetup(stripe, card, onCardChanged) {
+  function cardSetup(stripe, card, messages, onCardChanged) {
     let confirmed = null; // the SetupIntent secret Stripe.js confirmed last
 
     card.on("change", function () { if (confirmed) onCardChanged(confirmed); });
@@ -117,7 +139,7 @@ window.Patronage = (function () {
     async function confirm(ui, secret, paymentMethod) {
       if (secret === confirmed) return true;
       const setup = await stripe.confirmCardSetup(secret, {payment_method: paymentMethod});
-      if (setup.error) { ui.showError("card", setup.error.message); return false; }
+      if (setup.error) { ui.showError("card", cardMessage(messages, setup.error)); return false; }
       confirmed = secret;
       return true;
     }
@@ -126,26 +148,30 @@ window.Patronage = (function () {
   }
 
   // The card flow of a payment page, run when `options.form` is sent:
-  // 1. POST the form to options.start -> our record and a SetupIntent secret (no start:
-  //    straight on to 3, as for a renewal waiting for the bank's check).
-  // 2. If the form has a #card-element (partials/card_fieldset.html): confirmCardSetup
-  //    with the card, 3-D Secure if the bank asks, once per SetupIntent (see cardSetup).
-  // 3. POST options.settle until the payment went through (see settle), then go to options.done.
+  // 1. POST the form to options.start -> our record (no start: straight on to 3, as for a
+  //    renewal waiting for the bank's check).
+  // 2. If the form has a #card-element (partials/card_fieldset.html): the card entered, as
+  //    a PaymentMethod (Stripe.js createPaymentMethod, which asks the bank nothing). Or,
+  //    when the start answered a setupClientSecret (the card update page), confirmCardSetup.
+  // 3. POST options.settle with the card until the payment went through (see settle: our
+  //    server charges the card, and the bank's check runs once, if it asks), then go to
+  //    options.done. After a declined card the same start takes another card.
   // settle and done are URLs, or functions of the start's answer (done: and of settle's).
   // options.billingDetails() goes with the card; options.unreachable is the message when
   // the network fails. One submit at a time. Editing any other field starts anew, and so
-  // does editing the card once confirmed. Returns {reset}, for changes made by script.
+  // does editing a card once set up. Returns {reset}, for changes made by script.
   function cardForm(options) {
     const form = options.form;
     const button = form.querySelector('button[type="submit"]');
     const ui = formUi(form);
+    const messages = options.data.cardMessages || {};
     const stripe = Stripe(options.data.publishableKey);
     const cardBox = form.querySelector("#card-element");
     const card = cardBox ? stripe.elements().create("card") : null;
     if (card) card.mount(cardBox);
     let started = null; // the start's answer, until something asks for a new start
     let busy = false;
-    const setups = card && cardSetup(stripe, card, function (secret) {
+    const setups = card && cardSetup(stripe, card, messages, function (secret) {
       if (started && started.setupClientSecret === secret) started = null; // a new card
     });
 
@@ -153,18 +179,29 @@ window.Patronage = (function () {
       return typeof option === "function" ? option(run, answer) : option;
     }
 
+    // The card entered, for this submit: {paymentMethod} (its id, or none when the card
+    // was set up on the start's SetupIntent), or null with the error shown.
+    async function enteredCard(run) {
+      if (!card) return {};
+      const method = {card: card};
+      if (options.billingDetails) method.billing_details = options.billingDetails();
+      if (run.setupClientSecret) {
+        return (await setups.confirm(ui, run.setupClientSecret, method)) ? {} : null;
+      }
+      const made = await stripe.createPaymentMethod(Object.assign({type: "card"}, method));
+      if (made.error) { ui.showError("card", cardMessage(messages, made.error)); return null; }
+      return {paymentMethod: made.paymentMethod.id};
+    }
+
     async function pay() {
       if (!started) started = options.start ? await ui.start(options.start) : {};
       const run = started; // this submit's start, whatever the reader edits meanwhile
       if (!run) return;
-      if (card) {
-        const method = {card: card};
-        if (options.billingDetails) method.billing_details = options.billingDetails();
-        if (!(await setups.confirm(ui, run.setupClientSecret, method))) return;
-      }
-      const done = await settle(ui, stripe, url(options.settle, run), run);
+      const payment = await enteredCard(run);
+      if (!payment) return;
+      const done = await settle(ui, stripe, url(options.settle, run), payment, messages);
       if (done) window.location.assign(url(options.done, run, done));
-      else if (!run.setupClientSecret && started === run) started = null; // start anew
+      else if (!payment.anotherCard && started === run) started = null; // start anew
     }
 
     form.addEventListener("submit", async function (event) {
@@ -337,6 +374,7 @@ window.Patronage = (function () {
 
   return {
     formatMinor: formatMinor, pageData: pageData, formUi: formUi, settle: settle,
+    cardMessage: cardMessage,
     cardSetup: cardSetup, cardForm: cardForm, payOnce: payOnce,
     parseMajor: parseMajor, formatShort: formatShort, feeCover: feeCover,
     payLabels: payLabels, statePrices: statePrices, amountButtons: amountButtons,

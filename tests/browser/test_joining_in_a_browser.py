@@ -8,7 +8,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.test_giving_in_a_browser import ARTICLE, answer_challenges, fill_card
-from tests.support.stripejs import CARD_OK
+from tests.support.stripejs import CARD_3DS, CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
 
@@ -46,3 +46,16 @@ def test_a_new_reader_joins_from_an_article_in_one_page_without_a_password(page,
     expect(page.get_by_text(f"once you sign in as {email}")).to_be_visible()
     (welcome,) = stack.mail.wait_for(email, "Welcome", timeout=60)
     assert "/accounts/login/code/?email=browser.joiner%40example.org" in welcome.text
+
+
+def test_a_new_reader_joins_with_a_3d_secure_card_after_one_challenge(page, stack):
+    email = "browser.joiner.3ds@example.org"
+    page.goto(f"/join/?from={ARTICLE}")
+    page.get_by_label("Your email").fill(email)
+    fill_card(page, CARD_3DS)
+    page.locator("#join-button").click()
+    challenges = answer_challenges(page, until=WELCOME)
+
+    assert challenges == 1  # the first invoice's own check, nothing before it
+    expect(page.locator("h1")).to_contain_text("Welcome")
+    stack.mail.wait_for(email, "Welcome", timeout=60)

@@ -10,17 +10,18 @@ from django.urls import reverse
 
 from members.models import Membership
 from tests.support.processes import wait_until
-from tests.support.stripejs import CARD_OK, confirm_card_payment, confirm_card_setup
+from tests.support.stripejs import CARD_OK, confirm_card_payment, create_payment_method
 
 
 def join(client, *, card: str = CARD_OK, **fields) -> Membership:
-    """Start a membership as the signed-in `client`, confirm the card, subscribe."""
+    """Start a membership as the signed-in `client`, enter the card, subscribe (3-D Secure
+    passed if the bank asks)."""
     data = {"amount": "10", "currency": "USD", "interval": "month", **fields}
     response = client.post(reverse("members:join_start"), data)
     assert response.status_code == 200, response.content
     started = response.json()
-    confirm_card_setup(started["setupClientSecret"], card)
-    outcome = client.post(started["confirmUrl"]).json()
+    card_entered = {"payment_method": create_payment_method(card)}
+    outcome = client.post(started["confirmUrl"], card_entered).json()
     if outcome["status"] == "requires_action":
         confirm_card_payment(outcome["clientSecret"])
         outcome = client.post(started["confirmUrl"]).json()

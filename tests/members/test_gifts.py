@@ -16,11 +16,18 @@ from members.models import GiftMembership, LevelAmount, Membership, MembershipLe
 from members.selectors import has_member_perks
 from members.services import gifts
 from members.states import GIFT_MONTHS, GiftStatus, MembershipKind, MembershipStatus
+from payments import stripe_gateway as gateway
 from payments.models import Donation, Payment
 from payments.states import PaymentKind
 from tests.factories import UserFactory
 from tests.support.processes import wait_until
-from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
+from tests.support.stripejs import (
+    CARD_3DS,
+    CARD_DECLINED_ON_CHARGE,
+    CARD_OK,
+    confirm_card_payment,
+    create_payment_method,
+)
 
 MESSAGE = 'Happy birthday, Sam & Alex! "Read well"\nLove, Jo'
 
@@ -49,14 +56,18 @@ def gift_fields(**fields) -> dict:
     }
 
 
+def card(number: str = CARD_OK) -> dict:
+    """The pay call's form with the card entered in the page (Stripe.js createPaymentMethod)."""
+    return {"payment_method": create_payment_method(number, email="giver@example.org")}
+
+
 def buy_gift(client, **fields) -> GiftMembership:
-    """The gift page's calls: start, confirm the card (Stripe.js), pay with payments' call."""
+    """The gift page's calls: start, enter the card (Stripe.js), pay with payments' call."""
     response = client.post(reverse("gifts:start"), gift_fields(**fields))
     assert response.status_code == 200, response.content
     started = response.json()
     assert started["payUrl"].startswith("/give/")
-    confirm_card_setup(started["setupClientSecret"], CARD_OK)
-    paid = client.post(started["payUrl"]).json()
+    paid = client.post(started["payUrl"], card(CARD_OK)).json()
     assert paid["status"] == "succeeded", paid
     return GiftMembership.objects.get(public_id=started["gift"])
 
@@ -301,15 +312,44 @@ def test_a_declined_gift_card_shows_as_failed_until_another_card_pays(
     client, tasks, stripe_webhooks, mailoutbox, levels
 ):
     started = client.post(reverse("gifts:start"), gift_fields()).json()
-    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
-    declined = client.post(started["payUrl"]).json()
+    declined = client.post(started["payUrl"], card(CARD_DECLINED_ON_CHARGE)).json()
     assert declined["status"] == "failed"
+    assert declined["error"] == gateway.card_message("card_declined")  # our words
+    assert declined["anotherCard"] is True
     gift = paid_gift(GiftMembership.objects.get(public_id=started["gift"]), GiftStatus.FAILED)
     assert not emails_to(mailoutbox, "friend@example.org", "gave you")
 
-    confirm_card_setup(declined["setupClientSecret"], CARD_OK)
-    assert client.post(started["payUrl"]).json()["status"] == "succeeded"
+    assert client.post(started["payUrl"], card(CARD_OK)).json()["status"] == "succeeded"
 
     paid_gift(gift, GiftStatus.SENT)
     wait_until(lambda: emails_to(mailoutbox, "friend@example.org", "gave you"))
     assert Payment.objects.filter(kind=PaymentKind.GIFT).count() == 1
+
+
+def test_a_gift_paid_with_a_3ds_card_asks_the_bank_once(
+    client, tasks, stripe_webhooks, stripe_proxy, mailoutbox, levels
+):
+    """The card is checked once, on the gift's PaymentIntent: the pay call asks for 3-D
+    Secure, the page runs it once, and the next pay call (no card) finds it paid. No
+    SetupIntent, so no second challenge."""
+    started = client.post(reverse("gifts:start"), gift_fields()).json()
+    assert "setupClientSecret" not in started
+
+    asked = client.post(started["payUrl"], card(CARD_3DS)).json()
+
+    assert asked["status"] == "requires_action", asked
+    gift = GiftMembership.objects.get(public_id=started["gift"])
+    intent = gift.donation.stripe_payment_intent_id
+    assert asked["clientSecret"].startswith(intent + "_secret_")
+    assert confirm_card_payment(asked["clientSecret"])["status"] == "succeeded"
+    done = client.post(started["payUrl"]).json()
+    assert done["status"] == "succeeded", done
+    assert stripe_proxy.writes("/v1/setup_intents") == []
+    made = [
+        w for w in stripe_proxy.writes("/v1/payment_intents") if w.path == "/v1/payment_intents"
+    ]
+    assert len(made) == 1  # made by the first pay call; the second one only reads it
+    paid_gift(gift, GiftStatus.SENT)
+    payment = wait_until(lambda: Payment.objects.filter(kind=PaymentKind.GIFT).first())
+    assert (payment.amount, payment.stripe_payment_intent_id) == (1500, intent)
+    wait_until(lambda: emails_to(mailoutbox, "friend@example.org", "gave you"))

@@ -5,18 +5,40 @@ import re
 import uuid
 
 import pytest
+from django.conf import settings
 from django.urls import reverse
 
 from members.models import Membership
 from members.selectors import has_member_perks
 from members.states import MembershipStatus
-from payments.models import Donor, Payment
+from payments import card_testing
+from payments import stripe_gateway as gateway
+from payments.models import CardCheckFailure, Donor, Payment
 from tests.factories import PASSWORD, ArticleFactory, UserFactory
 from tests.members.memberships import _stripe, join, refreshed
 from tests.support.processes import wait_until
-from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
+from tests.support.stripejs import (
+    CARD_3DS,
+    CARD_DECLINED_AT_SETUP,
+    CARD_DECLINED_ON_CHARGE,
+    CARD_OK,
+    confirm_card_payment,
+    create_payment_method,
+)
 
 JOIN = {"amount": "10", "currency": "USD", "interval": "month"}
+
+
+def card(number: str = CARD_OK) -> dict:
+    """The confirm call's form with the card entered in the page (Stripe.js
+    createPaymentMethod)."""
+    return {"payment_method": create_payment_method(number)}
+
+
+def first_invoice(membership: Membership) -> dict:
+    """The membership's first invoice, as Stripe has it (while it is the latest one)."""
+    subscription = _stripe("GET", f"subscriptions/{membership.stripe_subscription_id}")
+    return _stripe("GET", f"invoices/{subscription['latest_invoice']}")
 
 
 @pytest.fixture
@@ -78,49 +100,73 @@ def test_a_declined_first_card_can_be_replaced_and_the_membership_starts_once(
 ):
     client.force_login(UserFactory())
     started = client.post(reverse("members:join_start"), JOIN).json()
-    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
 
-    declined = client.post(started["confirmUrl"]).json()
+    declined = client.post(started["confirmUrl"], card(CARD_DECLINED_ON_CHARGE)).json()
 
     assert declined["status"] == "failed"
-    assert declined["error"]
+    assert declined["error"] == gateway.card_message("card_declined")  # our words
+    assert declined["anotherCard"] is True
     membership = Membership.objects.get()
     assert membership.status == MembershipStatus.INCOMPLETE
-    confirm_card_setup(declined["setupClientSecret"], CARD_OK)
-    assert client.post(started["confirmUrl"]).json()["status"] == "succeeded"
-    refreshed(membership, status=MembershipStatus.ACTIVE)
+    subscription = membership.stripe_subscription_id
+    invoice = first_invoice(membership)["id"]
+    assert client.post(started["confirmUrl"], card(CARD_OK)).json()["status"] == "succeeded"
+    membership = refreshed(membership, status=MembershipStatus.ACTIVE)
+    # The other card paid the same first invoice of the same subscription.
+    assert membership.stripe_subscription_id == subscription
+    payment = wait_until(lambda: Payment.objects.first())
+    assert payment.stripe_invoice_id == invoice
     assert Membership.objects.count() == 1
-    wait_until(lambda: Payment.objects.count() == 1)
+    assert Payment.objects.count() == 1
 
 
-def test_a_late_second_click_after_a_decline_gets_the_same_next_card_form(
-    client, tasks, stripe_proxy
-):
-    """Two confirms of one declined card: the slower one finishes after the first has
-    stored the next card form. It answers with that same form, never a third one the
-    reader's confirmed card would not match. (The proxy honours idempotency keys, as
-    Stripe does and localstripe does not.)"""
-    from members.services import checkout
-    from payments import stripe_gateway as gateway
-
+def test_a_join_with_a_3ds_card_asks_the_bank_once(client, tasks, stripe_webhooks, stripe_proxy):
+    """The card is checked once, on the first invoice's PaymentIntent: the first confirm
+    asks for 3-D Secure, the page runs it once, and the next confirm (no card) subscribes.
+    No SetupIntent, so no second challenge."""
     client.force_login(UserFactory())
     started = client.post(reverse("members:join_start"), JOIN).json()
-    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
+    assert "setupClientSecret" not in started
+
+    asked = client.post(started["confirmUrl"], card(CARD_3DS)).json()
+
+    assert asked["status"] == "requires_action", asked
     membership = Membership.objects.get()
-    used = gateway.retrieve_setup_intent(membership.stripe_setup_intent_id)
-    declined = client.post(started["confirmUrl"]).json()
-    membership.refresh_from_db()
-    next_form = membership.stripe_setup_intent_id
+    assert membership.status == MembershipStatus.INCOMPLETE
+    intent = first_invoice(membership)["payment_intent"]
+    assert asked["clientSecret"].startswith(intent + "_secret_")
+    assert confirm_card_payment(asked["clientSecret"])["status"] == "succeeded"
+    done = client.post(started["confirmUrl"]).json()
+    assert done["status"] == "succeeded", done
+    assert stripe_proxy.writes("/v1/setup_intents") == []
+    refreshed(membership, status=MembershipStatus.ACTIVE)
+    payment = wait_until(lambda: Payment.objects.first())
+    assert (payment.amount, payment.currency) == (1000, "USD")
+    assert payment.stripe_payment_intent_id == intent
+    assert Payment.objects.count() == 1
 
-    late = checkout._first_payment_outcome(
-        membership, gateway.retrieve_subscription(membership.stripe_subscription_id), used
+
+def test_a_join_confirmed_without_a_card_or_with_an_unknown_one_asks_for_the_card(
+    client, db, localstripe
+):
+    client.force_login(UserFactory())
+    started = client.post(reverse("members:join_start"), JOIN).json()
+
+    without = client.post(started["confirmUrl"])
+    unknown = client.post(started["confirmUrl"], {"payment_method": "pm_NoSuchCard123"})
+
+    assert without.status_code == 400
+    assert without.json() == {"errors": {"card": ["Please enter your card details."]}}
+    assert unknown.status_code == 400
+    assert unknown.json() == {"errors": {"card": ["Please enter your card details again."]}}
+    membership = Membership.objects.get()
+    assert (membership.status, membership.stripe_subscription_id) == (
+        MembershipStatus.INCOMPLETE,
+        None,
     )
-
-    membership.refresh_from_db()
-    assert membership.stripe_setup_intent_id == next_form
-    assert late.setup_client_secret == declined["setupClientSecret"]
-    confirm_card_setup(declined["setupClientSecret"], CARD_OK)
-    assert client.post(started["confirmUrl"]).json()["status"] == "succeeded"
+    assert membership.card_failures == 0
+    assert not CardCheckFailure.objects.exists()
+    assert client.post(started["confirmUrl"], card(CARD_OK)).json()["status"] == "succeeded"
 
 
 def test_a_member_cannot_join_twice(client, tasks, stripe_webhooks):
@@ -180,8 +226,10 @@ def test_a_reader_whose_first_payment_failed_can_start_again_with_another_amount
 ):
     client.force_login(UserFactory())
     started = client.post(reverse("members:join_start"), JOIN).json()
-    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
-    assert client.post(started["confirmUrl"]).json()["status"] == "failed"
+    assert (
+        client.post(started["confirmUrl"], card(CARD_DECLINED_ON_CHARGE)).json()["status"]
+        == "failed"
+    )
     unpaid = Membership.objects.get()
 
     membership = join(client, amount="15")
@@ -195,24 +243,78 @@ def test_a_reader_whose_first_payment_failed_can_start_again_with_another_amount
     assert Payment.objects.count() == 1
 
 
-def test_a_join_sent_again_after_a_stripe_error_goes_on_without_confirming_the_card_twice(
-    client, tasks, stripe_proxy
-):
+def test_a_join_sent_again_after_a_stripe_error_subscribes_once(client, tasks, stripe_proxy):
     client.force_login(UserFactory())
     started = client.post(reverse("members:join_start"), JOIN).json()
-    setup_id = started["setupClientSecret"].split("_secret_")[0]
-    assert confirm_card_setup(started["setupClientSecret"], CARD_OK)["status"] == "succeeded"
     stripe_proxy.fail_next(10, path="/v1/subscriptions")
 
-    failed = client.post(started["confirmUrl"])
+    failed = client.post(started["confirmUrl"], card(CARD_OK))
     stripe_proxy.recover()
-    joined = client.post(started["confirmUrl"]).json()  # what join.js does on a retry
+    # What the page does after an error: start again (the same record), the card entered again.
+    again = client.post(reverse("members:join_start"), JOIN).json()
+    joined = client.post(again["confirmUrl"], card(CARD_OK)).json()
 
     assert failed.status_code == 502
+    assert again["membership"] == started["membership"]
     assert joined["status"] == "succeeded"
-    assert len(stripe_proxy.writes(f"/v1/setup_intents/{setup_id}/confirm")) == 1
-    assert _stripe("GET", f"setup_intents/{setup_id}")["status"] == "succeeded"
-    assert Membership.objects.get().status == MembershipStatus.ACTIVE
-    # Confirming the card again would be refused, as Stripe refuses it.
-    again = confirm_card_setup(started["setupClientSecret"], CARD_OK)
-    assert again["error"]["code"] == "setup_intent_unexpected_state"
+    membership = Membership.objects.get()
+    assert membership.status == MembershipStatus.ACTIVE
+    created = [
+        w
+        for w in stripe_proxy.forwarded_writes("/v1/subscriptions")
+        if w.path == "/v1/subscriptions"
+    ]
+    assert len(created) == 1
+    customer = membership.donor.stripe_customer_id
+    subscriptions = _stripe("GET", f"subscriptions?customer={customer}")["data"]
+    assert [s["id"] for s in subscriptions] == [membership.stripe_subscription_id]
+    assert stripe_proxy.writes("/v1/setup_intents") == []
+
+
+@pytest.mark.parametrize("signed_in", [True, False], ids=["member", "guest"])
+def test_a_card_the_bank_refuses_as_it_is_saved_is_a_counted_decline_and_another_card_pays(
+    client, tasks, stripe_webhooks, signed_in
+):
+    """Stripe checks a card as it attaches it to the customer (4000000000000002 is refused
+    there): the page is told in our words and may send another card, the refusal counts
+    as a failed card check of this join, and no subscription was made for it."""
+    data = dict(JOIN)
+    if signed_in:
+        client.force_login(UserFactory())
+    else:
+        data["email"] = "refused.at.attach@example.org"
+    started = client.post(reverse("members:join_start"), data).json()
+
+    refused = client.post(started["confirmUrl"], card(CARD_DECLINED_AT_SETUP))
+
+    assert refused.status_code == 200
+    assert refused.json() == {
+        "status": "failed",
+        "clientSecret": None,
+        "error": gateway.card_message("card_declined"),
+        "anotherCard": True,
+        "welcomeUrl": started["welcomeUrl"],
+    }
+    membership = Membership.objects.get()
+    assert membership.card_failures == 1
+    assert membership.stripe_subscription_id is None
+    (failure,) = CardCheckFailure.objects.all()
+    assert failure.stage == "setup"
+    assert client.post(started["confirmUrl"], card(CARD_OK)).json()["status"] == "succeeded"
+    refreshed(membership, status=MembershipStatus.ACTIVE)
+
+
+def test_cards_refused_as_they_are_saved_use_up_the_joins_attempts(client, tasks, stripe_webhooks):
+    client.force_login(UserFactory())
+    started = client.post(reverse("members:join_start"), JOIN).json()
+    answers = [
+        client.post(started["confirmUrl"], card(CARD_DECLINED_AT_SETUP)).json()
+        for _ in range(settings.DONATION_MAX_CARD_ATTEMPTS)
+    ]
+
+    assert [a["anotherCard"] for a in answers] == [True] * (len(answers) - 1) + [False]
+    assert answers[-1]["error"].endswith(card_testing.START_AGAIN)
+    refused = client.post(started["confirmUrl"], card(CARD_OK))
+    assert refused.status_code == 400
+    assert Membership.objects.get().card_failures == settings.DONATION_MAX_CARD_ATTEMPTS
+    assert not Payment.objects.exists()

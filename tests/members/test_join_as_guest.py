@@ -21,14 +21,13 @@ from members.selectors import has_member_perks
 from members.services.card_checks import CARD_ATTEMPTS_USED_UP
 from members.states import Interval, MembershipStatus
 from payments import card_testing
-from payments.models import CardCheckFailure, CardCheckSource, CardTestingBlock
+from payments.models import CardCheckFailure, CardCheckSource, CardTestingBlock, Payment
 from tests.factories import DonorFactory, LevelAmountFactory, MembershipLevelFactory, UserFactory
 from tests.members.memberships import join, refreshed
 from tests.support.processes import wait_until
-from tests.support.stripejs import CARD_OK, confirm_card_setup
+from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, CARD_OK, create_payment_method
 
 JOIN = {"amount": "10", "currency": "USD", "interval": "month"}
-DECLINED_AT_SETUP = ["4000000000000002", "4000000000009995", "4000000000009987"]
 LET_THROUGH = 502  # past every check; only the closed Stripe port stopped it
 
 
@@ -45,13 +44,14 @@ def start(client, email: str, *, ip: str = "198.51.100.20", **fields):
     )
 
 
-def guest_join(client, email: str, *, card: str = CARD_OK) -> tuple[Membership, dict]:
-    """A guest starts, confirms the card and subscribes; the membership and the start's answer."""
+def guest_join(client, email: str, *, payment_method: str = "") -> tuple[Membership, dict]:
+    """A guest starts, enters the card (`payment_method`, else a new good one) and
+    subscribes; the membership and the start's answer."""
     response = start(client, email)
     assert response.status_code == 200, response.content
     started = response.json()
-    confirm_card_setup(started["setupClientSecret"], card)
-    outcome = client.post(started["confirmUrl"]).json()
+    card = {"payment_method": payment_method or create_payment_method(CARD_OK, email=email)}
+    outcome = client.post(started["confirmUrl"], card).json()
     assert outcome["status"] == "succeeded", outcome
     return Membership.objects.get(public_id=started["membership"]), started
 
@@ -167,11 +167,13 @@ def test_another_browser_can_neither_confirm_nor_see_a_guests_join(client, tasks
     signed_in_stranger = Client()
     signed_in_stranger.force_login(UserFactory())
 
+    card = {"payment_method": create_payment_method(CARD_OK)}
     for other in (Client(), signed_in_stranger):
         for public_id in (membership.public_id, uuid.uuid4()):
             confirm = reverse("members:join_confirm", args=[public_id])
             welcome = reverse("members:join_welcome", args=[public_id])
             assert other.post(confirm).status_code == 404
+            assert other.post(confirm, card).status_code == 404
             assert other.get(welcome).status_code == 404
     assert client.get(started["welcomeUrl"]).status_code == 200
 
@@ -209,16 +211,32 @@ def test_a_guests_declined_cards_count_against_their_email_and_close_the_form(
     started = start(client, "guest.tester@example.org").json()
     membership = Membership.objects.get(public_id=started["membership"])
 
-    for number in DECLINED_AT_SETUP:
-        assert confirm_card_setup(started["setupClientSecret"], number)["error"]
+    answers = []
+    for _ in range(3):
+        declined = create_payment_method(CARD_DECLINED_ON_CHARGE, email="guest.tester@example.org")
+        answers.append(client.post(started["confirmUrl"], {"payment_method": declined}).json())
 
-    wait_until(lambda: Membership.objects.filter(pk=membership.pk, card_failures__gte=3).exists())
+    assert [(a["status"], a["anotherCard"]) for a in answers] == [
+        ("failed", True),
+        ("failed", True),
+        ("failed", False),
+    ]
+    assert answers[-1]["error"].endswith(card_testing.START_AGAIN)
+    membership.refresh_from_db()
+    assert membership.card_failures == 3
     failures = CardCheckFailure.objects.all()
+    assert len(failures) == 3
     assert {(f.email, f.user_id) for f in failures} == {("guest.tester@example.org", None)}
-    confirm_card_setup(started["setupClientSecret"], CARD_OK)
-    confirming = client.post(started["confirmUrl"])
-    assert confirming.status_code == 400
-    assert confirming.json() == {"error": CARD_ATTEMPTS_USED_UP}
+    good = {"payment_method": create_payment_method(CARD_OK, email="guest.tester@example.org")}
+    confirming = client.post(started["confirmUrl"], good).json()
+    assert (confirming["status"], confirming["error"], confirming["anotherCard"]) == (
+        "failed",
+        CARD_ATTEMPTS_USED_UP,
+        False,
+    )
+    membership.refresh_from_db()
+    assert membership.status == MembershipStatus.CANCELED  # its unpaid subscription ended
+    assert not Payment.objects.exists()
 
 
 def test_the_level_cards_show_only_the_chosen_price_and_the_middle_one_is_checked(client, db):
@@ -274,13 +292,12 @@ def test_a_guest_paying_with_a_members_email_never_changes_the_members_card(
         "default_payment_method"
     ]
 
-    stranger, _ = guest_join(Client(), "member@example.org")
+    strangers_card = create_payment_method(CARD_OK, email="member@example.org")
+
+    stranger, _ = guest_join(Client(), "member@example.org", payment_method=strangers_card)
 
     stranger.refresh_from_db()
     assert stranger.donor.stripe_customer_id == customer
-    strangers_card = stripe_object(f"setup_intents/{stranger.stripe_setup_intent_id}")[
-        "payment_method"
-    ]
     assert strangers_card != members_card
     assert (
         stripe_object(f"customers/{customer}")["invoice_settings"]["default_payment_method"]

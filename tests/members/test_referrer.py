@@ -17,7 +17,7 @@ from payments.models import Donation
 from tests.factories import UserFactory
 from tests.members.memberships import join, refreshed
 from tests.payments.donations import give, recorded_payment
-from tests.support.stripejs import CARD_OK, confirm_card_setup
+from tests.support.stripejs import create_payment_method
 
 STORY = "https://news.example.org/2026/11/the-grid-story/?utm_source=x#comments"
 
@@ -175,7 +175,7 @@ def test_a_gift_membership_keeps_the_referrer_and_a_bad_one_is_dropped(
         "special-report",
     )
     assert GiftMembership.objects.get(public_id=dropped.json()["gift"]).referrer == ""
-    confirm_card_setup(kept.json()["setupClientSecret"], CARD_OK)
-    assert client.post(kept.json()["payUrl"]).json()["status"] == "succeeded"
+    card_entered = {"payment_method": create_payment_method()}
+    assert client.post(kept.json()["payUrl"], card_entered).json()["status"] == "succeeded"
     payment = recorded_payment(donation=gift.donation)
     assert payment.referrer == STORY

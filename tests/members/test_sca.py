@@ -27,6 +27,7 @@ from tests.support.stripejs import (
     CARD_OK,
     confirm_card_payment,
     confirm_card_setup,
+    create_payment_method,
 )
 from tests.support.webhooks import post_event
 
@@ -36,6 +37,11 @@ CONFIRM = reverse("members:confirm_payment")
 SETTLE = reverse("members:confirm_payment_settle")
 ACTION_REQUIRED = "invoice.payment_action_required"
 FAILED = "invoice.payment_failed"
+
+
+def entered(number: str) -> dict:
+    """The join's confirm form with the card entered in the page (createPaymentMethod)."""
+    return {"payment_method": create_payment_method(number)}
 
 
 def member(client, email: str, *, card: str = CARD_OK) -> Membership:
@@ -286,17 +292,15 @@ def test_a_new_card_declined_for_a_past_due_membership_says_so(client, tasks, lo
     assert membership.status == MembershipStatus.PAST_DUE
 
 
-def test_a_join_retried_with_a_3ds_card_after_a_decline_asks_for_authentication(
+def test_a_join_retried_with_a_3ds_card_after_a_decline_asks_for_authentication_once(
     client, tasks, stripe_webhooks
 ):
     client.force_login(UserFactory())
     started = client.post(reverse("members:join_start"), JOIN).json()
-    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
-    declined = client.post(started["confirmUrl"]).json()
-    assert declined["status"] == "failed"
-    assert confirm_card_setup(declined["setupClientSecret"], CARD_3DS)["status"] == "succeeded"
+    declined = client.post(started["confirmUrl"], entered(CARD_DECLINED_ON_CHARGE)).json()
+    assert (declined["status"], declined["anotherCard"]) == ("failed", True)
 
-    asked = client.post(started["confirmUrl"])
+    asked = client.post(started["confirmUrl"], entered(CARD_3DS))
 
     assert asked.status_code == 200, asked.content
     assert asked.json()["status"] == "requires_action"
@@ -310,15 +314,10 @@ def test_a_join_retried_with_a_3ds_card_after_a_decline_asks_for_authentication(
 # --- Cards set up for renewals ------------------------------------------------------------
 
 
-def test_membership_cards_are_set_up_for_payments_while_the_member_is_away(
+def test_a_card_form_opened_to_update_the_card_is_set_up_for_payments_while_the_member_is_away(
     client, tasks, localstripe
 ):
-    client.force_login(UserFactory(email="usage@example.org"))
-    started = client.post(reverse("members:join_start"), JOIN).json()
-    at_join = started["setupClientSecret"].split("_secret_")[0]
-    assert _stripe("GET", f"setup_intents/{at_join}")["usage"] == "off_session"
-    confirm_card_setup(started["setupClientSecret"], CARD_OK)
-    assert client.post(started["confirmUrl"]).json()["status"] == "succeeded"
+    member(client, "usage@example.org")
 
     updating = client.post(reverse("members:card_start")).json()
 
@@ -326,11 +325,23 @@ def test_membership_cards_are_set_up_for_payments_while_the_member_is_away(
     assert _stripe("GET", f"setup_intents/{for_update}")["usage"] == "off_session"
 
 
-def test_a_card_set_up_at_joining_renews_without_asking_the_member_again(
-    client, tasks, localstripe
+def test_a_card_authenticated_at_joining_renews_without_asking_the_member_again(
+    client, tasks, stripe_proxy
 ):
-    membership = member(client, "set-up-once@example.org", card=CARD_SET_UP_ONCE)
+    """The join's one 3-D Secure check, on its first payment (no SetupIntent), sets the
+    card up for the renewals Stripe charges while the member is away."""
+    client.force_login(UserFactory(email="set-up-once@example.org"))
+    started = client.post(reverse("members:join_start"), JOIN).json()
+    asked = client.post(started["confirmUrl"], entered(CARD_SET_UP_ONCE)).json()
+    assert asked["status"] == "requires_action", asked
+    assert confirm_card_payment(asked["clientSecret"])["status"] == "succeeded"
+    assert client.post(started["confirmUrl"]).json()["status"] == "succeeded"
+    assert stripe_proxy.writes("/v1/setup_intents") == []
+    membership = Membership.objects.get()
 
     invoice = renew(membership)
 
     assert invoice["status"] == "paid"
+    # The same kind of card, never authenticated, is asked again at renewal.
+    switch_default_card(membership, CARD_SET_UP_ONCE)
+    assert renew(membership)["status"] == "open"

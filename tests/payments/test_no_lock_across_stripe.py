@@ -26,7 +26,7 @@ from payments.services import donations, ledger, refunds
 from payments.states import DonationStatus, RefundStatus
 from tests.factories import UserFactory
 from tests.support.processes import wait_until
-from tests.support.stripejs import confirm_card_setup
+from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, create_payment_method
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
@@ -77,24 +77,29 @@ def while_held(stripe_proxy, path: str, running: Running, model, pk: int) -> Non
     assert running.thread.is_alive(), "the call was no longer waiting for Stripe"
 
 
-def started_gift(client) -> Donation:
+def started_gift(client, email: str = "held@example.org") -> Donation:
     response = client.post(
-        reverse("payments:give_start"),
-        {"amount": "25", "currency": "EUR", "email": "held@example.org"},
+        reverse("payments:give_start"), {"amount": "25", "currency": "EUR", "email": email}
     )
     assert response.status_code == 200, response.content
-    gift = response.json()
-    confirm_card_setup(gift["setupClientSecret"])
-    return Donation.objects.get(
-        stripe_setup_intent_id=gift["setupClientSecret"].split("_secret_")[0]
+    return Donation.objects.get(public_id=response.json()["donation"])
+
+
+def started_join(client) -> Membership:
+    client.force_login(UserFactory())
+    response = client.post(
+        reverse("members:join_start"), {"amount": "10", "currency": "USD", "interval": "month"}
     )
+    assert response.status_code == 200, response.content
+    return Membership.objects.get(public_id=response.json()["membership"])
 
 
 def test_paying_a_gift_leaves_it_unlocked_while_stripe_charges_the_card(client, stripe_proxy):
     donation = started_gift(client)
+    card = create_payment_method()
     stripe_proxy.delay_next(HELD, path="/v1/payment_intents")
 
-    paying = Running(donations.pay_donation, donation.public_id)
+    paying = Running(donations.pay_donation, donation.public_id, card)
     while_held(stripe_proxy, "/v1/payment_intents", paying, Donation, donation.pk)
 
     assert paying.outcome().status == "succeeded"
@@ -106,7 +111,7 @@ def test_paying_a_gift_leaves_it_unlocked_while_stripe_charges_the_card(client, 
 
 def test_a_refund_leaves_the_payment_unlocked_while_stripe_refunds(client, stripe_proxy):
     donation = started_gift(client)
-    assert donations.pay_donation(donation.public_id).status == "succeeded"
+    assert donations.pay_donation(donation.public_id, create_payment_method()).status == "succeeded"
     donation.refresh_from_db()
     payment = ledger.record_intent_payment(
         gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
@@ -124,20 +129,14 @@ def test_a_refund_leaves_the_payment_unlocked_while_stripe_refunds(client, strip
 
 
 def test_confirming_a_membership_leaves_it_unlocked_while_stripe_subscribes(client, stripe_proxy):
-    client.force_login(UserFactory())
-    response = client.post(
-        reverse("members:join_start"), {"amount": "10", "currency": "USD", "interval": "month"}
-    )
-    assert response.status_code == 200, response.content
-    started = response.json()
-    confirm_card_setup(started["setupClientSecret"])
-    membership = Membership.objects.get(public_id=started["membership"])
+    membership = started_join(client)
+    card = create_payment_method()
     # The first /v1/subscriptions request looks for an earlier subscription, the second
-    # creates it (and pays its first invoice): both answers are held.
+    # creates it with the card (and pays its first invoice): both answers are held.
     stripe_proxy.delay_next(HELD, path="/v1/subscriptions")
     stripe_proxy.delay_next(HELD, path="/v1/subscriptions")
 
-    confirming = Running(checkout.confirm_membership, membership)
+    confirming = Running(checkout.confirm_membership, membership, card)
     while_held(stripe_proxy, "/v1/subscriptions", confirming, Membership, membership.pk)
 
     assert confirming.outcome().status == "succeeded"
@@ -152,9 +151,10 @@ def test_confirming_a_membership_leaves_it_unlocked_while_stripe_subscribes(clie
 
 def test_a_double_click_on_pay_charges_once(client, stripe_proxy):
     donation = started_gift(client)
+    card = create_payment_method()  # both requests send the card the page entered
     stripe_proxy.delay_next(0.5, path="/v1/payment_intents")
 
-    clicks = [Running(donations.pay_donation, donation.public_id) for _ in range(2)]
+    clicks = [Running(donations.pay_donation, donation.public_id, card) for _ in range(2)]
 
     assert [click.outcome().status for click in clicks] == ["succeeded", "succeeded"]
     assert len(stripe_proxy.forwarded_writes("/v1/payment_intents")) == 1
@@ -164,7 +164,7 @@ def test_a_double_click_on_pay_charges_once(client, stripe_proxy):
 
 def test_the_page_and_the_webhook_at_once_record_one_payment_and_one_receipt(client, stripe_proxy):
     donation = started_gift(client)
-    assert donations.pay_donation(donation.public_id).status == "succeeded"
+    assert donations.pay_donation(donation.public_id, create_payment_method()).status == "succeeded"
     donation.refresh_from_db()
     intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
     stripe_proxy.delay_next(0.5, path="/v1/charges")  # the first run's read of the charge
@@ -179,15 +179,10 @@ def test_the_page_and_the_webhook_at_once_record_one_payment_and_one_receipt(cli
 
 
 def test_a_double_click_on_join_subscribes_once(client, stripe_proxy):
-    client.force_login(UserFactory())
-    response = client.post(
-        reverse("members:join_start"), {"amount": "10", "currency": "USD", "interval": "month"}
-    )
-    started = response.json()
-    confirm_card_setup(started["setupClientSecret"])
-    membership = Membership.objects.get(public_id=started["membership"])
+    membership = started_join(client)
+    card = create_payment_method()  # both requests send the card the page entered
 
-    clicks = [Running(checkout.confirm_membership, membership) for _ in range(2)]
+    clicks = [Running(checkout.confirm_membership, membership, card) for _ in range(2)]
 
     assert [click.outcome().status for click in clicks] == ["succeeded", "succeeded"]
     assert len(stripe_proxy.forwarded_writes("/v1/subscriptions")) == 1
@@ -199,37 +194,41 @@ def test_a_double_click_on_join_subscribes_once(client, stripe_proxy):
 def test_a_request_that_read_the_gift_before_a_decline_never_charges_that_card_again(
     client, stripe_proxy, monkeypatch
 ):
-    """A second click reads the gift, the first one's decline is recorded, and only then
-    does the second go on: the declined card is used up, so it gets "enter your card"
-    (the page goes on with the first answer), never a second charge of that card."""
-    from config.errors import Refused
-    from tests.support.stripejs import CARD_DECLINED_ON_CHARGE
+    """A second click reads the gift (no attempt yet), the first one's decline is recorded,
+    and only then does the second go on with the same card: it is the same card attempt
+    (the same idempotency key), so Stripe answers it with the first decline, never a
+    second charge of that card, and the decline counts once."""
+    donation = started_gift(client, email="twice@example.org")
+    card = create_payment_method(CARD_DECLINED_ON_CHARGE)
+    first_answers: list = []
+    clicks: list[str] = []
+    entered_card = donations.entered_card
 
-    response = client.post(
-        reverse("payments:give_start"),
-        {"amount": "25", "currency": "EUR", "email": "twice@example.org"},
+    def first_click_in_between(payment_method_id):
+        clicks.append(payment_method_id)
+        if len(clicks) == 1:  # the second click has read the gift: the first goes now
+            first_answers.append(donations.pay_donation(donation.public_id, payment_method_id))
+            recorded = Donation.objects.get(pk=donation.pk)
+            assert (recorded.attempts, recorded.status) == (1, DonationStatus.FAILED)
+        return entered_card(payment_method_id)
+
+    monkeypatch.setattr(donations, "entered_card", first_click_in_between)
+
+    second = donations.pay_donation(donation.public_id, card)
+
+    assert clicks == [card, card]
+    (first,) = first_answers
+    assert (first.status, first.another_card) == ("failed", True)
+    assert (second.status, second.message, second.another_card) == (
+        "failed",
+        first.message,
+        True,
     )
-    confirm_card_setup(response.json()["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
-    donation = Donation.objects.get()
-    late_answers: list = []
-    offer_another_card = donations._offer_another_card
-
-    def second_click_in_between(current, **kwargs):
-        try:
-            late_answers.append(donations.pay_donation(current.public_id))
-        except Refused as refused:
-            late_answers.append(refused.message)
-        return offer_another_card(current, **kwargs)
-
-    monkeypatch.setattr(donations, "_offer_another_card", second_click_in_between)
-
-    first = donations.pay_donation(donation.public_id)
-
-    assert first.status == "failed" and first.setup_client_secret
-    assert late_answers == ["Please enter your card details."]
-    charges = [
-        r for r in stripe_proxy.requests if r.method == "POST" and r.path == "/v1/payment_intents"
-    ]
-    assert len(charges) == 1
+    assert len(stripe_proxy.writes("/v1/payment_intents")) == 2  # the second one replayed
+    assert len(stripe_proxy.forwarded_writes("/v1/payment_intents")) == 1
     donation.refresh_from_db()
-    assert (donation.attempts, donation.status) == (1, DonationStatus.FAILED)
+    assert (donation.attempts, donation.status, donation.card_failures) == (
+        1,
+        DonationStatus.FAILED,
+        1,
+    )

@@ -4,7 +4,10 @@ Each test here failed on the code that only had to satisfy localstripe: a
 declined card's PaymentIntent lost, idempotency keys reused with other
 parameters, invoices paid outside Stripe, dispute appeals, archived plans,
 events that are not ours, objects in an old shape, which invoice payment
-counts, the API version pinned and listed events filtered and bounded.
+counts, the API version pinned and listed events filtered and bounded. And
+what a card error tells the reader, and the card a page entered (Stripe.js
+`createPaymentMethod`): read back by its id with the library's own request, no
+SetupIntent opened for it.
 """
 
 from datetime import timedelta
@@ -23,12 +26,14 @@ from payments import stripe_gateway as gateway
 from payments.models import Dispute, Donation, Payment, Receipt, StripeEvent
 from payments.services import inbox, ledger, refunds
 from payments.states import DISPUTE, DisputeStatus, EventStatus, PaymentKind
+from payments.stripe_gateway.parsing import payment_method_from_object
 from tests.factories import UserFactory
 from tests.members.memberships import _stripe, join
 from tests.payments.donations import give
 from tests.support import stripe_payloads as payloads
 from tests.support.processes import wait_until
-from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, confirm_card_setup
+from tests.support.stripe_contract import route_for
+from tests.support.stripejs import CARD_DECLINED_ON_CHARGE, CARD_OK, create_payment_method
 from tests.support.webhooks import post_event
 
 SETTLED = [EventStatus.PROCESSED, EventStatus.IGNORED, EventStatus.FAILED]
@@ -105,19 +110,106 @@ def test_a_declined_card_keeps_the_id_of_its_payment_intent():
     assert "card_declined" in raised.value.detail
 
 
+def test_a_declined_card_is_told_in_our_words_not_stripes():
+    def declined():
+        raise stripe.CardError(
+            "Your card has insufficient funds.",
+            None,
+            "card_declined",
+            http_status=402,
+            json_body={
+                "error": {
+                    "type": "card_error",
+                    "code": "card_declined",
+                    "decline_code": "insufficient_funds",
+                    "message": "Your card has insufficient funds.",
+                }
+            },
+        )
+
+    with pytest.raises(gateway.CardDeclined) as raised:
+        gateway._call(declined)
+
+    assert raised.value.user_message == gateway.card_message("card_declined", "insufficient_funds")
+    assert "Your card has insufficient funds." in raised.value.detail  # Stripe's, for staff
+
+
 def test_a_gift_declined_on_charge_is_linked_to_its_payment_intent(client, tasks, localstripe):
     started = client.post(
         reverse("payments:give_start"),
         {"amount": "10", "currency": "USD", "email": "declined@example.org"},
     ).json()
-    confirm_card_setup(started["setupClientSecret"], CARD_DECLINED_ON_CHARGE)
+    card = create_payment_method(CARD_DECLINED_ON_CHARGE)
 
-    assert client.post(started["payUrl"]).json()["status"] == "failed"
+    declined = client.post(started["payUrl"], {"payment_method": card}).json()
 
+    assert (declined["status"], declined["anotherCard"]) == ("failed", True)
+    assert declined["error"] == gateway.card_message("card_declined")
     donation = Donation.objects.get()
     assert donation.stripe_payment_intent_id
     intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
     assert intent.metadata[ledger.META_DONATION] == str(donation.public_id)
+
+
+# --- The card the page entered ----------------------------------------------------------
+
+
+def test_the_card_the_page_sent_is_read_with_the_pinned_libraries_own_request(
+    localstripe, stripe_contract
+):
+    card = create_payment_method(CARD_OK)
+    before = len(stripe_contract.requests)
+
+    read = gateway.retrieve_payment_method(card)
+
+    (request,) = stripe_contract.requests[before:]
+    assert (request.method, request.path, request.params) == (
+        "GET",
+        f"/v1/payment_methods/{card}",
+        {},
+    )
+    assert request.stripe_version == settings.STRIPE_API_VERSION
+    route = route_for(request.method, request.path)
+    assert route.template == "/v1/payment_methods/{payment_method}"
+    assert [cls.__name__ for cls in route.params_classes()] == ["PaymentMethodRetrieveParams"]
+    assert (read.id, read.customer_id) == (card, None)  # made in the page: nobody's yet
+    assert read.card_fingerprint  # what card testing blocks a card by
+
+
+def test_a_card_id_stripe_does_not_know_is_not_found_and_the_page_asks_for_the_card_again(
+    client, tasks, localstripe
+):
+    with pytest.raises(gateway.ObjectNotFound):
+        gateway.retrieve_payment_method("pm_1NotACardOfOurs")
+    started = client.post(
+        reverse("payments:give_start"),
+        {"amount": "10", "currency": "USD", "email": "unknown-card@example.org"},
+    ).json()
+
+    for sent in ("pm_1NotACardOfOurs", "not a card", "seti_123"):
+        answer = client.post(started["payUrl"], {"payment_method": sent})
+        assert answer.status_code == 400, sent
+        assert answer.json()["errors"] == {"card": ["Please enter your card details again."]}
+
+    donation = Donation.objects.get()
+    assert (donation.attempts, donation.stripe_payment_intent_id) == (0, None)
+
+
+def test_gifts_and_joins_open_no_setup_intent(client, tasks, localstripe, stripe_contract):
+    """The card is entered as a PaymentMethod and checked by the bank once, on the payment:
+    no SetupIntent is opened (nor confirmed) before it, for a gift or a membership."""
+    before = len(stripe_contract.requests)
+
+    gift = give(client, amount="10", currency="USD", email="no-setup@example.org")
+    client.force_login(UserFactory(email="no-setup-member@example.org"))
+    membership = join(client, amount="10", currency="USD", interval="month")
+
+    sent = [(r.method, r.path) for r in stripe_contract.requests[before:]]
+    assert [path for _, path in sent if "setup_intent" in path] == []
+    assert "setupClientSecret" not in gift
+    assert membership.stripe_setup_intent_id == ""
+    read = [path for method, path in sent if method == "GET" and "/payment_methods/" in path]
+    assert len(set(read)) == 2  # each flow's card read back by the id its page sent
 
 
 # --- Idempotency keys belong to one set of parameters -----------------------------------
@@ -144,7 +236,7 @@ def test_a_gift_started_again_with_another_name_after_a_failure_goes_through(
     client, db, stripe_proxy, settings
 ):
     settings.STRIPE_MAX_NETWORK_RETRIES = 0
-    stripe_proxy.fail_next(1, path="/v1/setup_intents")
+    stripe_proxy.delay_next(3, path="/v1/customers")  # made in Stripe; its answer never arrives
     failed = client.post(
         reverse("payments:give_start"),
         {"amount": "10", "currency": "USD", "email": "again@example.org", "name": "Ann"},
@@ -157,6 +249,9 @@ def test_a_gift_started_again_with_another_name_after_a_failure_goes_through(
     )
 
     assert retried.status_code == 200, retried.content
+    made = stripe_proxy.writes("/v1/customers")
+    assert [seen.forwarded for seen in made] == [True, True]  # the lost one was made too
+    assert made[0].idempotency_key != made[1].idempotency_key  # a new request, not a 400
 
 
 def test_a_subscription_made_by_an_attempt_whose_answer_was_lost_is_found_not_duplicated(
@@ -167,9 +262,9 @@ def test_a_subscription_made_by_an_attempt_whose_answer_was_lost_is_found_not_du
     started = client.post(
         reverse("members:join_start"), {"amount": "10", "currency": "USD", "interval": "month"}
     ).json()
-    confirm_card_setup(started["setupClientSecret"])
+    card = {"payment_method": create_payment_method(CARD_OK)}
     stripe_proxy.delay_next(5, path="/v1/subscriptions")
-    lost = client.post(started["confirmUrl"])  # made in Stripe; its answer never arrives
+    lost = client.post(started["confirmUrl"], card)  # made in Stripe; its answer never arrives
     assert lost.status_code == 502
     stripe_proxy.recover()
 
@@ -286,6 +381,7 @@ def test_an_invoice_in_the_pre_2018_shape_fails_loudly_and_writes_nothing(client
         (gateway.subscription_from_object, {"id": "sub_1", "object": "subscription"}),
         (gateway.dispute_from_object, {"id": "dp_1", "object": "dispute"}),
         (gateway.refund_from_object, {"id": "re_1", "object": "refund"}),
+        (payment_method_from_object, {"object": "payment_method", "type": "card"}),
     ],
 )
 def test_a_parser_refuses_an_object_missing_the_fields_of_our_version(parser, obj):

@@ -4,21 +4,22 @@ The proxy in front of localstripe honours idempotency keys as Stripe does, so
 these tests prove that our keys make retries safe.
 """
 
+import requests
+from django.conf import settings
 from django.urls import reverse
 
 from payments.models import Donation, Donor, Payment
 from tests.payments.donations import recorded_payment
-from tests.support.stripejs import CARD_OK, confirm_card_setup
+from tests.support.stripejs import CARD_OK, create_payment_method
 
 GIFT = {"amount": "30", "currency": "EUR", "email": "steady@example.org"}
 
 
-def start(client) -> dict:
+def start(client) -> tuple[dict, dict]:
+    """A gift started, and the card entered in the page (the pay call's form)."""
     response = client.post(reverse("payments:give_start"), GIFT)
     assert response.status_code == 200, response.content
-    gift = response.json()
-    confirm_card_setup(gift["setupClientSecret"], CARD_OK)
-    return gift
+    return response.json(), {"payment_method": create_payment_method(CARD_OK)}
 
 
 def intents_in_stripe(proxy) -> set[str]:
@@ -29,10 +30,10 @@ def intents_in_stripe(proxy) -> set[str]:
 def test_a_stripe_500_on_charging_is_retried_with_the_same_key_and_charges_once(
     client, tasks, stripe_proxy
 ):
-    gift = start(client)
+    gift, card = start(client)
     stripe_proxy.fail_next(1, path="/v1/payment_intents")
 
-    paid = client.post(gift["payUrl"]).json()
+    paid = client.post(gift["payUrl"], card).json()
 
     assert paid["status"] == "succeeded"
     tries = stripe_proxy.writes("/v1/payment_intents")
@@ -44,10 +45,10 @@ def test_a_stripe_500_on_charging_is_retried_with_the_same_key_and_charges_once(
 def test_a_lost_answer_to_a_charge_is_retried_and_replayed_not_charged_twice(
     client, tasks, stripe_proxy
 ):
-    gift = start(client)
+    gift, card = start(client)
     stripe_proxy.delay_next(3, path="/v1/payment_intents")  # longer than the 2 s the client waits
 
-    paid = client.post(gift["payUrl"]).json()
+    paid = client.post(gift["payUrl"], card).json()
 
     assert paid["status"] == "succeeded"
     tries = stripe_proxy.writes("/v1/payment_intents")
@@ -60,10 +61,10 @@ def test_a_lost_answer_to_a_charge_is_retried_and_replayed_not_charged_twice(
 def test_stripe_down_when_paying_says_so_charges_nothing_and_the_reader_can_retry(
     client, tasks, stripe_proxy
 ):
-    gift = start(client)
+    gift, card = start(client)
     stripe_proxy.fail_next(10, path="/v1/payment_intents")
 
-    response = client.post(gift["payUrl"])
+    response = client.post(gift["payUrl"], card)
 
     assert response.status_code == 502
     assert "You have not been charged" in response.json()["error"]
@@ -73,10 +74,25 @@ def test_stripe_down_when_paying_says_so_charges_nothing_and_the_reader_can_retr
     assert (donation.attempts, donation.stripe_payment_intent_id) == (0, None)
 
     stripe_proxy.recover()
-    paid = client.post(gift["payUrl"]).json()
+    paid = client.post(gift["payUrl"], card).json()
 
     assert paid["status"] == "succeeded"
     assert len(intents_in_stripe(stripe_proxy)) == 1
+
+
+def test_stripe_down_when_reading_the_card_says_so_and_charges_nothing(client, tasks, stripe_proxy):
+    gift, card = start(client)
+    stripe_proxy.fail_next(10, path="/v1/payment_methods/")
+
+    response = client.post(gift["payUrl"], card)
+
+    assert response.status_code == 502
+    assert "You have not been charged" in response.json()["error"]
+    assert stripe_proxy.writes("/v1/payment_intents") == []
+    assert Donation.objects.get().attempts == 0
+
+    stripe_proxy.recover()
+    assert client.post(gift["payUrl"], card).json()["status"] == "succeeded"
 
 
 def test_stripe_down_when_starting_a_gift_stores_nothing_and_answers_clearly(
@@ -96,9 +112,9 @@ def test_a_gift_paid_through_a_flaky_stripe_still_gets_one_ledger_row(client, ta
     """The webhook never comes here; reconciliation through the same flaky API recovers it."""
     from django.core.management import call_command
 
-    gift = start(client)
+    gift, card = start(client)
     stripe_proxy.fail_next(1, path="/v1/payment_intents")
-    client.post(gift["payUrl"])
+    client.post(gift["payUrl"], card)
     stripe_proxy.fail_next(1, path="/v1/events")
 
     call_command("reconcile_stripe")
@@ -109,20 +125,25 @@ def test_a_gift_paid_through_a_flaky_stripe_still_gets_one_ledger_row(client, ta
     assert payment.amount == 3000
 
 
-def test_a_gift_sent_again_after_a_stripe_error_is_paid_without_confirming_the_card_twice(
+def test_a_gift_sent_again_with_its_card_after_a_stripe_error_is_charged_once_with_that_card(
     client, tasks, stripe_proxy
 ):
-    gift = start(client)  # the card is confirmed once, in the browser
-    setup_id = gift["setupClientSecret"].split("_secret_")[0]
+    gift, card = start(client)  # the card is made once, in the browser
     stripe_proxy.fail_next(10, path="/v1/payment_intents")
 
-    failed = client.post(gift["payUrl"])
+    failed = client.post(gift["payUrl"], card)
     stripe_proxy.recover()
-    paid = client.post(gift["payUrl"]).json()  # what the page does on a retry
+    paid = client.post(gift["payUrl"], card).json()  # the same card id, sent again
 
     assert failed.status_code == 502
     assert paid["status"] == "succeeded"
-    assert len(stripe_proxy.writes(f"/v1/setup_intents/{setup_id}/confirm")) == 1
+    assert len(stripe_proxy.writes("/v1/payment_methods")) == 1  # the page's, made once
     assert len(intents_in_stripe(stripe_proxy)) == 1
-    again = confirm_card_setup(gift["setupClientSecret"], CARD_OK)
-    assert again["error"]["code"] == "setup_intent_unexpected_state"
+    donation = Donation.objects.get()
+    assert donation.attempts == 1
+    charged = requests.get(  # as Stripe holds it, read past the proxy
+        f"{stripe_proxy.upstream}/v1/payment_intents/{donation.stripe_payment_intent_id}",
+        auth=(settings.STRIPE_SECRET_KEY, ""),
+        timeout=10,
+    ).json()
+    assert charged["payment_method"] == card["payment_method"]

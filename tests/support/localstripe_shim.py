@@ -33,6 +33,15 @@ older emulator) refuses some of them, so this wrapper teaches it, and only it:
   a `charge.updated` event, as on current API versions (asynchronous capture).
 - `reason` on a refund (duplicate, fraudulent or requested_by_customer), and the
   `refund.created` and `charge.refunded` events Stripe sends for a new refund.
+- Stripe.js's `createPaymentMethod` (a card entered in the page, made with the
+  publishable key: `POST /v1/payment_methods` accepts it), added to localstripe's
+  fake Stripe.js from `localstripe_shim.js`, as is Stripe's code for a failed 3-D
+  Secure check while a card is set up.
+- A subscription's first payment authenticated on the page (3-D Secure) sets its
+  card up for renewals made while the member is away, as Stripe does.
+- Stripe's declining test cards (4000000000000002 and the others localstripe
+  refuses only when they are attached to a customer) are declined when charged
+  too, as on Stripe.
 - It listens on 127.0.0.1 only (localstripe listens on every interface).
 - It keeps its objects in memory, or in the file `--state-file PATH` names
   (localstripe keeps them in /tmp/localstripe.pickle, one file for every
@@ -260,6 +269,65 @@ async def _shim_routes(request, handler):
 server.app.middlewares.append(_shim_routes)
 
 
+# --- Stripe.js: cards made in the page ------------------------------------------------------
+#
+# The page makes a PaymentMethod from the card Element with the publishable key
+# (Stripe.js `createPaymentMethod`), which Stripe accepts and localstripe's
+# authentication refuses: the shim lets that one call through with a `pk_` key, and
+# serves localstripe's fake Stripe.js with `localstripe_shim.js` appended.
+
+_STRIPE_JS_ADDITIONS = Path(__file__).with_name("localstripe_shim.js")
+
+
+@web.middleware
+async def _publishable_key_calls(request, handler):
+    if (
+        request.method == "POST"
+        and request.path == "/v1/payment_methods"
+        and server.get_api_key(request) is None
+    ):
+        data = await server.get_post_data(request, remove_auth=False) or {}
+        key = data.get("key")
+        if isinstance(key, str) and key.startswith("pk_"):
+            return await handler(request)
+    return await server.auth_middleware(request, handler)
+
+
+server.app.middlewares[server.app.middlewares.index(server.auth_middleware)] = (
+    _publishable_key_calls
+)
+
+
+@web.middleware
+async def _stripe_js(request, handler):
+    response = await handler(request)
+    if request.path == "/js.stripe.com/v3/" and response.status == 200:
+        return web.Response(
+            text=response.text + "\n" + _STRIPE_JS_ADDITIONS.read_text(),
+            content_type="application/javascript",
+        )
+    return response
+
+
+server.app.middlewares.append(_stripe_js)
+
+
+# A subscription's first invoice authenticated on the page: Stripe then holds the card as
+# set up for the renewals it charges while the member is away (see _requires_authentication).
+_original_authenticate = resources.PaymentIntent._api_authenticate.__func__
+
+
+def _authenticate_payment_intent(id, **params):
+    intent = _original_authenticate(resources.PaymentIntent, id, **params)
+    if intent.status == "succeeded" and intent.invoice and intent.payment_method:
+        method = resources.PaymentMethod._api_retrieve(intent.payment_method)
+        method._set_up_off_session = True
+    return intent
+
+
+_ROUTES[("POST", "/v1/payment_intents/{id}/_authenticate")] = _authenticate_payment_intent
+
+
 def _card_error(message: str, code: str, intent) -> UserError:
     """A 402 as Stripe sends it (localstripe calls every error `invalid_request_error`)."""
     error = UserError(402, message, {"code": code, "payment_intent": intent._export()})
@@ -388,6 +456,17 @@ def _requires_authentication(self):
 
 
 resources.PaymentMethod._requires_authentication = _requires_authentication
+
+# Stripe's declining test cards are declined however they are used: attached to a
+# customer (as localstripe has it) and charged directly (which localstripe lets through).
+_original_charging_is_declined = resources.PaymentMethod._charging_is_declined
+
+
+def _charging_is_declined(self):
+    return _original_charging_is_declined(self) or self._attaching_is_declined()
+
+
+resources.PaymentMethod._charging_is_declined = _charging_is_declined
 
 
 def _pay_invoice(id, off_session=None, paid_out_of_band=None, **params):

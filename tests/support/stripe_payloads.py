@@ -104,10 +104,19 @@ def payment_method(*, id: str | None = None, fingerprint: str | None = None) -> 
     }
 
 
-def card_error(message: str, *, card: str | None = None, code: str = "card_declined") -> dict:
+def card_error(
+    message: str,
+    *,
+    card: str | None = None,
+    code: str = "card_declined",
+    decline_code: str | None = None,
+) -> dict:
     """A card decline as `last_payment_error` / `last_setup_error` carry it; `card` (a
-    fingerprint) adds the payment method tried, as Stripe includes it."""
+    fingerprint) adds the payment method tried, as Stripe includes it; `decline_code` is
+    the bank's reason, which Stripe adds to some `card_declined` errors."""
     error = {"type": "card_error", "code": code, "message": message}
+    if decline_code is not None:
+        error["decline_code"] = decline_code
     if card is not None:
         error["payment_method"] = payment_method(fingerprint=card)
     return error
@@ -122,11 +131,13 @@ def setup_intent(
     metadata: dict | None = None,
     error: str | None = None,
     card: str | None = None,
+    decline_code: str | None = None,
     usage: str = "on_session",
     created: int | None = None,
 ) -> dict:
     """A SetupIntent; `error` fills `last_setup_error` as a card declined at setup (as in
-    `setup_intent.setup_failed`), naming the card tried when `card` (a fingerprint) is given."""
+    `setup_intent.setup_failed`), naming the card tried when `card` (a fingerprint) is given,
+    and the bank's reason when `decline_code` is."""
     id = id or new_id("seti")
     return {
         "id": id,
@@ -135,7 +146,9 @@ def setup_intent(
         "client_secret": f"{id}_secret_{uuid.uuid4().hex[:24]}",
         "created": created or now(),
         "customer": customer,
-        "last_setup_error": card_error(error, card=card) if error else None,
+        "last_setup_error": (
+            card_error(error, card=card, decline_code=decline_code) if error else None
+        ),
         "livemode": False,
         "metadata": metadata or {},
         "payment_method": payment_method,
@@ -156,13 +169,14 @@ def payment_intent(
     metadata: dict | None = None,
     error: str | None = None,
     card: str | None = None,
+    decline_code: str | None = None,
     created: int | None = None,
 ) -> dict:
     """A PaymentIntent; `latest_charge` is an id (as in events) or an expanded charge.
 
     A succeeded intent gets a fresh charge id unless given one; `error` fills
     `last_payment_error` as a card decline (naming the card tried when `card`, a
-    fingerprint, is given).
+    fingerprint, is given, and the bank's reason when `decline_code` is).
     """
     id = id or new_id("pi")
     if latest_charge is None and status == "succeeded":
@@ -177,7 +191,9 @@ def payment_intent(
         "created": created or now(),
         "currency": currency,
         "customer": customer,
-        "last_payment_error": card_error(error, card=card) if error else None,
+        "last_payment_error": (
+            card_error(error, card=card, decline_code=decline_code) if error else None
+        ),
         "latest_charge": latest_charge,
         "livemode": False,
         "metadata": metadata or {},

@@ -1,8 +1,8 @@
 """What Stripe.js does in the reader's browser, done over HTTP against localstripe.
 
-These are the same requests localstripe's fake Stripe.js (served at
-/js.stripe.com/v3/) sends for `confirmCardSetup` and `confirmCardPayment`,
-so tests drive the donation page's flow without a browser.
+These are the same requests the emulator's fake Stripe.js (served at
+/js.stripe.com/v3/) sends for `createPaymentMethod`, `confirmCardSetup` and
+`confirmCardPayment`, so tests drive the payment pages' flow without a browser.
 """
 
 import requests
@@ -11,7 +11,23 @@ from django.conf import settings
 CARD_OK = "4242424242424242"
 CARD_3DS = "4000002760003184"  # the bank asks for 3-D Secure
 CARD_DECLINED_ON_CHARGE = "4000000000000341"  # saves fine, declined when charged
-CARD_DECLINED_AT_SETUP = "4000000000000002"  # declined when the card is set up
+CARD_DECLINED_AT_SETUP = "4000000000000002"  # declined when the card is set up or charged
+
+
+def create_payment_method(number: str = CARD_OK, *, email: str = "reader@example.org") -> str:
+    """stripe.createPaymentMethod({type: "card", card}): the card entered in the page, as
+    the id the page sends to our server (`payment_method`)."""
+    body = {
+        "key": settings.STRIPE_PUBLISHABLE_KEY,
+        "type": "card",
+        "card": {"number": number, "exp_month": 12, "exp_year": 2034, "cvc": "123"},
+        "billing_details": {"email": email},
+    }
+    response = requests.post(
+        f"{settings.STRIPE_API_BASE}/v1/payment_methods", json=body, timeout=10
+    )
+    response.raise_for_status()
+    return response.json()["id"]
 
 
 def confirm_card_setup(setup_client_secret: str, number: str = CARD_OK) -> dict:

@@ -288,7 +288,13 @@ def canceled_at_stripe(monkeypatch) -> list[str]:
 
 
 def decline(donation, number: int) -> bool:
-    failure = CardFailure(key=f"setup:{donation.pk}:{number}", stage="setup", card=f"fp_{number}")
+    """Card `number` declined on the gift's PaymentIntent."""
+    failure = CardFailure(
+        key=f"payment:{donation.pk}:{number}",
+        stage="payment",
+        card=f"fp_{number}",
+        payment_intent_id=donation.stripe_payment_intent_id,
+    )
     return card_testing.count_donation_failure(donation, failure)
 
 
@@ -296,7 +302,7 @@ def test_a_gift_stays_open_until_its_last_card_attempt_then_is_closed_at_stripe(
     canceled_at_stripe, settings
 ):
     settings.CARD_FAILURES_PER_EMAIL = "10/h"  # no source blocked: the gift's own bound acts
-    donation = DonationFactory(stripe_setup_intent_id="seti_gift", client_ip="198.51.100.9")
+    donation = DonationFactory(stripe_payment_intent_id="pi_gift", client_ip="198.51.100.9")
 
     assert [decline(donation, 1), decline(donation, 2)] == [False, False]
     assert (donation.status, canceled_at_stripe) == (DonationStatus.AWAITING_CARD, [])
@@ -305,13 +311,13 @@ def test_a_gift_stays_open_until_its_last_card_attempt_then_is_closed_at_stripe(
 
     donation.refresh_from_db()
     assert (donation.status, donation.card_failures) == (DonationStatus.ABANDONED, 3)
-    assert canceled_at_stripe == ["seti_gift"]
+    assert canceled_at_stripe == ["pi_gift"]
     assert card_testing.closed_for_card_testing(donation)
 
 
 def test_a_gift_from_a_blocked_source_is_closed_at_its_next_failure(canceled_at_stripe):
     fail(3, ip=TESTER)
-    donation = DonationFactory(stripe_setup_intent_id="seti_gift", client_ip=TESTER)
+    donation = DonationFactory(stripe_payment_intent_id="pi_gift", client_ip=TESTER)
 
     assert decline(donation, 1) is True
     assert donation.status == DonationStatus.ABANDONED

@@ -2,8 +2,8 @@
 
 tests/test_stripe_payloads.py reads each current-shape object once; here are the
 branches: the emulator's older shapes, expanded ids, which invoice payment counts,
-quantities, missing optional fields, and the loud failure on an object in a shape
-our API version never sends.
+quantities, missing optional fields, card errors told in our words (never Stripe's),
+and the loud failure on an object in a shape our API version never sends.
 """
 
 from datetime import UTC, datetime
@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from payments import stripe_gateway as gateway
+from payments.stripe_gateway.parsing import payment_method_from_object
 from tests.support import stripe_payloads as payloads
 
 UnreadableObject = gateway.UnreadableObject
@@ -25,17 +26,39 @@ def test_timestamps_are_aware_utc_datetimes():
 # --- SetupIntent --------------------------------------------------------------------------
 
 
-def test_a_declined_setup_names_the_card_it_tried_and_why():
+def test_a_declined_setup_names_the_card_it_tried_and_why_in_our_words():
     built = payloads.setup_intent(error="Your card was declined.", card="fp_declined")
     tried = built["last_setup_error"]["payment_method"]
 
     setup = gateway.setup_intent_from_object(built)
 
     assert (setup.status, setup.payment_method_id) == ("requires_payment_method", None)
-    assert setup.error_message == "Your card was declined."
+    assert setup.error_message == gateway.card_message("card_declined")
     assert setup.failed_payment_method_id == tried["id"]
     assert setup.card_fingerprint == "fp_declined"
     assert setup.client_secret == built["client_secret"]
+
+
+def test_a_setup_declined_for_a_reason_the_bank_gives_says_that_reason():
+    built = payloads.setup_intent(error="Declined.", decline_code="lost_card")
+
+    setup = gateway.setup_intent_from_object(built)
+
+    assert setup.error_message == gateway.card_message("card_declined", "lost_card")
+
+
+def test_a_setup_whose_3d_secure_failed_says_so_in_our_words_not_stripes():
+    stripes = (
+        "The latest attempt to set up the payment method has failed because authentication failed."
+    )
+    built = payloads.setup_intent(error=stripes)
+    built["last_setup_error"]["code"] = "setup_intent_authentication_failure"
+
+    setup = gateway.setup_intent_from_object(built)
+
+    assert setup.error_message == gateway.card_message("setup_intent_authentication_failure")
+    assert "3-D Secure" in setup.error_message
+    assert stripes not in setup.error_message
 
 
 def test_a_confirmed_setup_reads_its_card_when_expanded_and_only_its_id_otherwise():
@@ -84,9 +107,9 @@ def test_a_payment_intent_with_an_empty_charges_list_has_no_charge():
     assert (intent.charge_id, intent.charge) == (None, None)
 
 
-def test_a_declined_payment_names_its_error_code_and_the_card_it_tried():
+def test_a_declined_payment_names_its_error_code_the_card_it_tried_and_why_in_our_words():
     built = payloads.payment_intent(
-        status="requires_payment_method", error="Insufficient funds.", card="fp_poor"
+        status="requires_payment_method", error="Your card has insufficient funds.", card="fp_poor"
     )
     built["last_payment_error"]["code"] = "insufficient_funds"
     built["customer"] = {"id": "cus_expanded", "object": "customer"}
@@ -94,7 +117,8 @@ def test_a_declined_payment_names_its_error_code_and_the_card_it_tried():
     intent = gateway.intent_from_object(built)
 
     assert intent.error_code == "insufficient_funds"
-    assert intent.error_message == "Insufficient funds."
+    assert intent.error_message == gateway.card_message("insufficient_funds")
+    assert "Your card has insufficient funds." not in intent.error_message
     assert intent.card_fingerprint == "fp_poor"
     assert intent.customer_id == "cus_expanded"  # expanded ids read as ids
     assert intent.charge_id is None
@@ -107,6 +131,76 @@ def test_a_payment_intent_without_metadata_or_customer_reads_as_empty():
     intent = gateway.intent_from_object(built)
 
     assert (intent.metadata, intent.customer_id, intent.error_code) == ({}, None, None)
+
+
+def test_a_bank_decline_code_says_more_than_the_error_code():
+    built = payloads.payment_intent(
+        status="requires_payment_method", error="Declined.", decline_code="expired_card"
+    )
+
+    intent = gateway.intent_from_object(built)
+
+    assert intent.error_code == "card_declined"
+    assert intent.error_message == gateway.card_message("expired_card")
+    assert intent.error_message != gateway.card_message("card_declined")
+
+
+def test_a_payment_error_we_have_no_sentence_for_reads_as_the_default_one():
+    built = payloads.payment_intent(status="requires_payment_method", error="Something new.")
+    built["last_payment_error"]["code"] = "a_code_stripe_adds_later"
+
+    intent = gateway.intent_from_object(built)
+
+    assert intent.error_message == gateway.CARD_MESSAGES["_default"]
+    assert intent.error_code == "a_code_stripe_adds_later"  # kept as Stripe sent it
+
+
+def test_a_payment_intent_without_an_error_has_no_message():
+    assert gateway.intent_from_object(payloads.payment_intent()).error_message is None
+    built = payloads.payment_intent(status="requires_action")
+    built["last_payment_error"] = {}
+    assert gateway.intent_from_object(built).error_message is None
+
+
+# --- PaymentMethod (the card a page entered) ---------------------------------------------
+
+
+def test_a_card_entered_in_the_page_reads_its_id_and_fingerprint_and_no_customer_yet():
+    built = payloads.payment_method(fingerprint="fp_entered")
+
+    card = payment_method_from_object(built)
+
+    assert card == gateway.PaymentMethodInfo(
+        id=built["id"], card_fingerprint="fp_entered", customer_id=None
+    )
+
+
+def test_a_card_attached_to_a_customer_reads_the_customer_as_an_id_or_expanded():
+    attached = payloads.payment_method()
+    attached["customer"] = "cus_owner"
+    expanded = payloads.payment_method()
+    expanded["customer"] = {"id": "cus_expanded", "object": "customer"}
+
+    assert payment_method_from_object(attached).customer_id == "cus_owner"
+    assert payment_method_from_object(expanded).customer_id == "cus_expanded"
+
+
+def test_a_payment_method_with_no_card_or_no_fingerprint_has_no_fingerprint():
+    no_card = payloads.payment_method()
+    no_card.update(type="sepa_debit", card=None)
+    blank = payloads.payment_method()
+    blank["card"]["fingerprint"] = ""
+
+    assert payment_method_from_object(no_card).card_fingerprint is None
+    assert payment_method_from_object(blank).card_fingerprint is None
+
+
+def test_a_payment_method_without_its_id_is_refused_loudly():
+    built = payloads.payment_method()
+    del built["id"]
+
+    with pytest.raises(UnreadableObject, match="payment_method None lacks id"):
+        payment_method_from_object(built)
 
 
 # --- Charge, refund, dispute --------------------------------------------------------------

@@ -64,6 +64,7 @@ from payments.states import (
     PaymentKind,
     RefundStatus,
 )
+from payments.stripe_gateway.errors import DECLINED
 
 EMAIL_DOMAIN = "readers.example"  # every generated reader's address ends with it
 ARTICLE_HOST = "https://newsroom.example/"  # every generated article's URL starts with it
@@ -985,11 +986,10 @@ class Generator:
                     cover,
                     currency,
                     status,
-                    f"seti_{GEN}{donation_id:09d}",
                     f"pi_{GEN}{pi:09d}" if pi else None,
                     1 + failed,
                     int(failed),
-                    "Your card was declined." if failed else "",
+                    DECLINED if failed else "",
                     stamp(created),
                     stamp(ts),
                     *attr,
@@ -1008,7 +1008,6 @@ class Generator:
                 "fee_cover",
                 "currency",
                 "status",
-                "stripe_setup_intent_id",
                 "stripe_payment_intent_id",
                 "attempts",
                 "card_failures",
