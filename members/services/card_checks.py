@@ -14,7 +14,7 @@ from members.states import (
 )
 from payments import card_testing
 from payments import stripe_gateway as gateway
-from payments.services import donations
+from payments.services.cards import entered_card
 
 CARD_ATTEMPTS_USED_UP = "Too many card attempts. Please start again."
 
@@ -45,7 +45,7 @@ def entered_membership_card(
     the join has attempts left, and the card is known and not blocked."""
     if membership.card_failures >= settings.DONATION_MAX_CARD_ATTEMPTS:
         raise Refused(CARD_ATTEMPTS_USED_UP)
-    return donations.entered_card(payment_method_id)
+    return entered_card(payment_method_id)
 
 
 def membership_starter(membership: Membership) -> card_testing.Starter:

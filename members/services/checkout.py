@@ -30,6 +30,7 @@ from members.states import (
 from payments import card_testing
 from payments import stripe_gateway as gateway
 from payments.services import donations, donors
+from payments.services.cards import one_card_at_a_time
 from payments.services.donations import PayOutcome
 
 
@@ -170,38 +171,34 @@ def confirm_membership(membership: Membership, payment_method_id: str = "") -> P
             return PayOutcome("succeeded")
         return PayOutcome("failed", message=card_form_closed_message(membership))
     if payment_method_id:
-        with donations.one_card_at_a_time(f"membership-{membership.pk}", payment_method_id):
+        with one_card_at_a_time(f"membership-{membership.pk}", payment_method_id):
             return _confirm_membership(membership, payment_method_id)
     return _confirm_membership(membership, "")
 
 
 def _confirm_membership(membership: Membership, payment_method_id: str) -> PayOutcome:
+    subscription = declined_invoice = None
+    if membership.stripe_subscription_id:
+        subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
+        if payment_method_id:
+            declined_invoice = _declined_first_invoice(subscription)
     card = None
-    if not membership.stripe_subscription_id:
+    if subscription is None or declined_invoice is not None:
         card = entered_membership_card(membership, payment_method_id)
         try:
             customer_id = _keep_card(membership, card)
         except gateway.CardDeclined as declined:
             return _card_refused(membership, card, declined)
-        subscription = _subscribe(membership, customer_id, card.id)
-    else:
-        subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)
-        if payment_method_id and subscription.status == "incomplete":
-            invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
-            intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
-            if invoice.status == "open" and intent.status == "requires_payment_method":
-                card = entered_membership_card(membership, payment_method_id)
-                try:
-                    _keep_card(membership, card)
-                except gateway.CardDeclined as declined:
-                    return _card_refused(membership, card, declined)
-                gateway.set_subscription_payment_method(  # declined: try the new card
-                    subscription_id=subscription.id,
-                    payment_method_id=card.id,
-                    idempotency_key=f"membership-{membership.public_id}-card-{card.id}-sub",
-                )
-                pay_on_session(invoice, card.id)
-                subscription = gateway.retrieve_subscription(subscription.id)
+        if subscription is None:
+            subscription = _subscribe(membership, customer_id, card.id)
+        else:  # the new card pays the same first invoice
+            gateway.set_subscription_payment_method(
+                subscription_id=subscription.id,
+                payment_method_id=card.id,
+                idempotency_key=f"membership-{membership.public_id}-card-{card.id}-sub",
+            )
+            pay_on_session(declined_invoice, card.id)
+            subscription = gateway.retrieve_subscription(subscription.id)
     seen_at = stripe_now()
     with transaction.atomic():
         current = lock_membership(membership.pk)
@@ -222,6 +219,20 @@ def _confirm_membership(membership: Membership, payment_method_id: str) -> PayOu
     if current.has_perks:
         return PayOutcome("succeeded")
     return _first_payment_outcome(current, subscription, card)
+
+
+def _declined_first_invoice(
+    subscription: gateway.SubscriptionInfo,
+) -> gateway.InvoiceInfo | None:
+    """The first invoice of a subscription not paid yet, if it waits for another card (the
+    last one was declined, or its 3-D Secure failed); else None."""
+    if subscription.status != "incomplete":
+        return None
+    invoice = gateway.retrieve_invoice(subscription.latest_invoice_id)
+    if invoice.status != "open":
+        return None
+    intent = gateway.retrieve_payment_intent(invoice.payment_intent_id)
+    return invoice if intent.status == "requires_payment_method" else None
 
 
 def _keep_card(membership: Membership, card: gateway.PaymentMethodInfo) -> str:

@@ -1,5 +1,5 @@
-"""Writes in payments, one module per subject: donors, donations, the ledger, refunds
-(and disputes), the inbox.
+"""Writes in payments, one module per subject: donors, donations, the card a page
+entered (cards), the ledger, refunds (and disputes), the inbox.
 
 Stripe is reached only through `stripe_gateway`; its idempotency keys are derived
 from our own records (never from a database id that a rolled-back transaction
@@ -13,7 +13,7 @@ again and applies Stripe's answer, relying on the forward-only state machines
 (payments/states.py, members/states.py) and on `stripe_synced_at` for snapshots
 of a subscription. An answer overtaken meanwhile (a newer card attempt, another
 request's subscription) is not applied. Anything more to ask Stripe afterwards
-(closing a gift for card testing, a fresh SetupIntent) happens after the lock is
+(closing a gift for card testing) happens after the lock is
 released, and is applied under a new one. Callers call services with no
 transaction open. The test suite's Stripe recorder fails any test during which a
 Stripe request leaves while its thread's transaction holds a row lock

@@ -1,13 +1,10 @@
 """One-time donations: from the form, through the card and 3-D Secure, to the money taken."""
 
 import logging
-import re
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db import transaction
 
 from config.errors import Refused
@@ -16,6 +13,7 @@ from payments import stripe_gateway as gateway
 from payments.currencies import fee_cover, get_currency, minimum_amount
 from payments.models import Donation
 from payments.money import Money
+from payments.services.cards import entered_card, one_card_at_a_time
 from payments.services.donors import (
     ensure_stripe_customer,
     get_or_create_donor,
@@ -125,8 +123,9 @@ def pay_donation(public_id, payment_method_id: str = "") -> PayOutcome:
     The PaymentIntent is made and confirmed here, so the bank checks the card once:
     when it wants 3-D Secure, the page runs it on this PaymentIntent and asks again
     (with no card: the open PaymentIntent is read back, never duplicated). Each card
-    attempt has its own idempotency key (from its number), so two requests at once
-    make the same PaymentIntent, and attempts are bounded per gift.
+    attempt has its own idempotency key (from its number) and one card is charged at a
+    time (`cards.one_card_at_a_time`), so two requests at once make one PaymentIntent;
+    attempts are bounded per gift.
 
     Stripe is asked with no lock held, from the gift as read; the gift is then
     locked, its state checked again and the result applied (`_apply_intent`,
@@ -167,51 +166,6 @@ def pay_donation(public_id, payment_method_id: str = "") -> PayOutcome:
             failure=failure,
         )
     return _apply_intent(donation, intent, attempt=attempt)
-
-
-def entered_card(payment_method_id: str) -> gateway.PaymentMethodInfo:
-    """The card the page sent, if it may be tried: Stripe knows it, and it is not blocked
-    for card testing. Refused (on the card field) otherwise."""
-    if not payment_method_id:
-        raise Refused("Please enter your card details.", field="card")
-    if not _PAYMENT_METHOD_ID.fullmatch(payment_method_id):
-        raise Refused("Please enter your card details again.", field="card")
-    try:
-        card = gateway.retrieve_payment_method(payment_method_id)
-    except gateway.ObjectNotFound:
-        raise Refused("Please enter your card details again.", field="card") from None
-    if card_testing.active_block(card=card.card_fingerprint):
-        raise Refused(card_testing.CARD_BLOCKED, field="card")
-    return card
-
-
-_PAYMENT_METHOD_ID = re.compile(r"(pm|card)_[A-Za-z0-9]{1,250}")
-
-CARD_IN_FLIGHT_SECONDS = 120  # longer than a Stripe call with its retries
-
-
-@contextmanager
-def one_card_at_a_time(payment: str, card_id: str) -> Iterator[None]:
-    """Charge one payment (`payment` names it) with one card at a time.
-
-    The same card sent twice at once (a double click) goes on: the attempt's
-    idempotency key makes it one charge. Another card sent while one is being charged
-    is refused, since its request differs and Stripe would charge both. Held in the
-    cache (shared by every web process), never in a transaction across a Stripe call.
-    """
-    key = f"card-in-flight:{payment}"
-    claimed = cache.add(key, card_id, CARD_IN_FLIGHT_SECONDS)
-    if not claimed and cache.get(key) != card_id:
-        raise Refused(
-            "Your payment is already being made with another card. "
-            "Please wait a moment, then check your email or try again.",
-            field="card",
-        )
-    try:
-        yield
-    finally:
-        if claimed:  # the request that claimed it lets it go
-            cache.delete(key)
 
 
 def _closed_message(donation: Donation) -> str:

@@ -8,7 +8,7 @@ from django.urls import reverse
 from config.errors import Refused
 from members.models import Membership
 from payments.models import Donation, Payment
-from payments.services.donations import one_card_at_a_time
+from payments.services.cards import one_card_at_a_time
 from tests.factories import UserFactory
 from tests.support.stripejs import CARD_OK, create_payment_method
 
