@@ -35,6 +35,14 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class LargeListMixin:
+    """A list over a table that grows with every payment (a million rows): no count of
+    the whole table beside the filtered one, no counts per filter choice (facets)."""
+
+    show_full_result_count = False
+    show_facets = admin.ShowFacets.NEVER
+
+
 class ReadOnlyInline(admin.TabularInline):
     extra = 0
     can_delete = False
@@ -230,6 +238,7 @@ class ListTotalsMixin:
     `list_totals` should run one aggregate query (GROUP BY), never loop over rows."""
 
     totals_permission = "payments.view_revenue"
+    change_list_template = "admin/patronage/change_list.html"  # shows the totals
 
     def list_totals(self, queryset) -> Totals | None:
         raise NotImplementedError
@@ -306,6 +315,7 @@ class CsvExportMixin:
     is not shown and the address answers 403."""
 
     export_permission = "payments.export_csv"
+    change_list_template = "admin/patronage/change_list.html"  # shows the button
     csv_columns: list[CsvColumn] = []
     csv_name = ""  # the file's name before the date; the model's plural by default
     csv_chunk_size = 2000

@@ -7,7 +7,6 @@ from itertools import chain
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import ShowFacets
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.db.models import Count, Q
@@ -22,6 +21,7 @@ from config.admin_base import (
     CsvExportMixin,
     DateRangeFilter,
     Echo,
+    LargeListMixin,
     ReadOnlyAdmin,
     StripeIdSearchMixin,
     spreadsheet_safe,
@@ -225,11 +225,10 @@ class CountedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Membership)
-class MembershipAdmin(CsvExportMixin, StripeIdSearchMixin, admin.ModelAdmin):
+class MembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, admin.ModelAdmin):
     """Every membership. "Add" grants a complimentary one; paid ones only come from Stripe.
     Filters take the parameters the revenue dashboard links with (see the README)."""
 
-    change_list_template = "admin/patronage/change_list.html"
     list_display = [
         "email",
         "kind_cell",
@@ -261,8 +260,6 @@ class MembershipAdmin(CsvExportMixin, StripeIdSearchMixin, admin.ModelAdmin):
         "cus_": ["donor__stripe_customer_id"],
     }
     list_select_related = ["level", "donor"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     actions = ["end_now", "cancel_at_end"]
     csv_columns = [
         CsvColumn("created_at", "created_at"),
@@ -402,10 +399,9 @@ class MembershipAdmin(CsvExportMixin, StripeIdSearchMixin, admin.ModelAdmin):
 
 
 @admin.register(GiftMembership)
-class GiftMembershipAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class GiftMembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
     """Gift memberships: who gave, to whom, for how long, and where each stands."""
 
-    change_list_template = "admin/patronage/change_list.html"
     list_display = [
         "created",
         "recipient",
@@ -428,8 +424,6 @@ class GiftMembershipAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
     search_help_text = "An email or name (giver or recipient), or a Stripe id (pi_)."
     stripe_id_search = {"pi_": ["donation__stripe_payment_intent_id"]}
     list_select_related = ["donation__donor"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     exclude = ["claim_token"]  # the recipient's secret link
     readonly_fields = ["paid_display", "payment_link"]
     csv_name = "gift-memberships"

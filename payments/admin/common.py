@@ -11,6 +11,11 @@ from django.utils.html import format_html, format_html_join
 
 from config.admin_base import (
     CsvColumn,
+    CsvExportMixin,
+    LargeListMixin,
+    ListTotalsMixin,
+    ReadOnlyAdmin,
+    StripeIdSearchMixin,
     TextFilter,
     Totals,
 )
@@ -21,6 +26,13 @@ from payments.models import (
 from payments.money import Money
 from payments.states import CLOSED_DISPUTE_STATUSES
 from payments.stripe_gateway import dashboard_url
+
+
+class MoneyListAdmin(
+    LargeListMixin, CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin
+):
+    """A list of money (gifts, the ledger, refunds, disputes): large, exported as CSV,
+    with totals per currency, found by Stripe id, written only from Stripe's side."""
 
 
 def money_or_dash(amount: int | None, currency: str | None) -> str:

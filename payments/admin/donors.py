@@ -1,13 +1,12 @@
 """Suggested amounts, donors and the one-time gifts started on the page."""
 
 from django.contrib import admin
-from django.contrib.admin.options import ShowFacets
 
 from config.admin_base import (
     CsvColumn,
     CsvExportMixin,
     DateRangeFilter,
-    ListTotalsMixin,
+    LargeListMixin,
     ReadOnlyAdmin,
     StripeIdSearchMixin,
     Totals,
@@ -16,6 +15,7 @@ from payments.admin.common import (
     ArticleFilter,
     CampaignFilter,
     CurrencyFilter,
+    MoneyListAdmin,
     attribution_cell,
     lines,
     money_column,
@@ -54,19 +54,16 @@ class HasAccountFilter(admin.SimpleListFilter):
 
 
 @admin.register(Donor)
-class DonorAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class DonorAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
     """Donors. members/privacy_admin.py registers it again with the data-protection
     actions (export, erase), which reach memberships and gift memberships too."""
 
-    change_list_template = "admin/patronage/change_list.html"
     list_display = ["email", "name", "user", "stripe", "created"]
     list_filter = [("created_at", DateRangeFilter), HasAccountFilter]
     search_fields = ["email", "name"]
     search_help_text = "Email or name, or a Stripe customer id (cus_)."
     stripe_id_search = {"cus_": ["stripe_customer_id"]}
     list_select_related = ["user"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     fields = ["email", "name", "user", "customer_link", "created_at"]
     readonly_fields = fields
     csv_columns = [
@@ -91,10 +88,9 @@ class DonorAdmin(CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
 
 
 @admin.register(Donation)
-class DonationAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class DonationAdmin(MoneyListAdmin):
     """Every one-time gift started on the page, paid or not (the ledger has the paid ones)."""
 
-    change_list_template = "admin/patronage/change_list.html"
     list_display = [
         "created",
         "donor_cell",
@@ -120,8 +116,6 @@ class DonationAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOn
         "cus_": ["donor__stripe_customer_id"],
     }
     list_select_related = ["donor"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     fieldsets = [
         (
             None,

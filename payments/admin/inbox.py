@@ -2,12 +2,12 @@
 
 from django.conf import settings
 from django.contrib import admin
-from django.contrib.admin.options import ShowFacets
 from django.http import HttpRequest
 from django.utils.html import format_html
 
 from config.admin_base import (
     DateRangeFilter,
+    LargeListMixin,
     ReadOnlyAdmin,
     StripeIdSearchMixin,
     TextFilter,
@@ -46,7 +46,7 @@ class EventTypeFilter(TextFilter):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(StripeIdSearchMixin, ReadOnlyAdmin):
+class StripeEventAdmin(LargeListMixin, StripeIdSearchMixin, ReadOnlyAdmin):
     """The webhook inbox: every event Stripe sent, and what became of it."""
 
     list_display = [
@@ -68,8 +68,6 @@ class StripeEventAdmin(StripeIdSearchMixin, ReadOnlyAdmin):
     search_fields = ["type"]
     search_help_text = "A type (charge.refunded), or an event id (evt_)."
     stripe_id_search = {"evt_": ["stripe_id"]}
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     actions = ["process_again"]
     fields = [
         "stripe_id",

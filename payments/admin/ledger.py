@@ -4,7 +4,6 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.options import ShowFacets
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,12 +15,9 @@ from django.utils.html import format_html
 
 from config.admin_base import (
     CsvColumn,
-    CsvExportMixin,
     DateRangeFilter,
-    ListTotalsMixin,
     ReadOnlyAdmin,
     ReadOnlyInline,
-    StripeIdSearchMixin,
     Totals,
 )
 from config.errors import Refused
@@ -30,6 +26,7 @@ from payments.admin.common import (
     CampaignFilter,
     CurrencyFilter,
     DisputedFilter,
+    MoneyListAdmin,
     RefundedFilter,
     attribution_cell,
     count_and_amount_totals,
@@ -137,13 +134,12 @@ class RefundForm(forms.Form):
 
 
 @admin.register(Payment)
-class PaymentAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class PaymentAdmin(MoneyListAdmin):
     """The ledger: one row per successful charge. Filters take the parameters the revenue
     dashboard links with (paid_at__gte/__lt, currency__exact, kind__exact, article,
     campaign, refunded, disputed); staff with `payments.view_revenue` see the totals of
     the filtered rows, per currency."""
 
-    change_list_template = "admin/patronage/change_list.html"
     list_display = [
         "paid",
         "donor_cell",
@@ -174,8 +170,6 @@ class PaymentAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnl
         "cus_": ["donor__stripe_customer_id"],
     }
     list_select_related = ["donor"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     inlines = [RefundInline, DisputeInline]
     actions = ["resend_receipts"]
     fieldsets = [
@@ -405,11 +399,10 @@ class PaymentAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnl
 
 
 @admin.register(Refund)
-class RefundAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class RefundAdmin(MoneyListAdmin):
     """Refunds: asked for in admin (pending until Stripe's event confirms them) or in
     Stripe's dashboard; the reason sent to Stripe and staff's own note."""
 
-    change_list_template = "admin/patronage/change_list.html"
     list_display = [
         "created",
         "payment",
@@ -437,8 +430,6 @@ class RefundAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnly
         "ch_": ["payment__stripe_charge_id"],
     }
     list_select_related = ["payment__donor", "requested_by"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     fields = [
         "payment",
         "amount_display",
@@ -503,10 +494,9 @@ class OpenDisputeFilter(admin.SimpleListFilter):
 
 
 @admin.register(Dispute)
-class DisputeAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class DisputeAdmin(MoneyListAdmin):
     """Chargebacks. Open ones need an answer in Stripe's dashboard before the deadline."""
 
-    change_list_template = "admin/patronage/change_list.html"
     list_display = [
         "opened",
         "flag",
@@ -533,8 +523,6 @@ class DisputeAdmin(CsvExportMixin, ListTotalsMixin, StripeIdSearchMixin, ReadOnl
         "ch_": ["payment__stripe_charge_id"],
     }
     list_select_related = ["payment__donor"]
-    show_full_result_count = False
-    show_facets = ShowFacets.NEVER
     fields = [
         "payment",
         "amount_display",
