@@ -342,8 +342,9 @@ def test_a_card_set_up_for_off_session_payments_is_charged_off_session_without_3
     assert stripe("GET", f"invoices/{invoice['id']}")[1]["status"] == expected
 
 
-def first_payment_authenticated(stripe, customer: str) -> None:
-    """A member joins with the customer's card, and passes 3-D Secure for the first invoice."""
+def join_with_the_customers_card(stripe, customer: str) -> tuple[dict, dict]:
+    """A member joins with the customer's card: the subscription, and its first invoice's
+    PaymentIntent (the bank asks for 3-D Secure)."""
     stripe(
         "POST",
         "plans",
@@ -359,6 +360,12 @@ def first_payment_authenticated(stripe, customer: str) -> None:
     _, invoice = stripe("GET", f"invoices/{subscription['latest_invoice']}")
     _, intent = stripe("GET", f"payment_intents/{invoice['payment_intent']}")
     assert intent["status"] == "requires_action", intent
+    return subscription, intent
+
+
+def first_payment_authenticated(stripe, customer: str) -> None:
+    """A member joins with the customer's card, and passes 3-D Secure for the first invoice."""
+    subscription, intent = join_with_the_customers_card(stripe, customer)
     assert confirm_card_payment(intent["client_secret"])["status"] == "succeeded"
     assert stripe("GET", f"subscriptions/{subscription['id']}")[1]["status"] == "active"
 
@@ -407,20 +414,7 @@ def test_3d_secure_failed_on_a_subscriptions_first_invoice_sets_nothing_up(strip
     card_id = stripe("GET", f"customers/{customer}")[1]["invoice_settings"][
         "default_payment_method"
     ]
-    stripe(
-        "POST",
-        "plans",
-        id="shim-join-eur-900",
-        amount=900,
-        currency="eur",
-        interval="month",
-        **{"product[name]": "Shim"},
-    )
-    _, subscription = stripe(
-        "POST", "subscriptions", customer=customer, **{"items[0][plan]": "shim-join-eur-900"}
-    )
-    _, invoice = stripe("GET", f"invoices/{subscription['latest_invoice']}")
-    _, intent = stripe("GET", f"payment_intents/{invoice['payment_intent']}")
+    _, intent = join_with_the_customers_card(stripe, customer)
     confirm_card_payment(intent["client_secret"], authenticate=False)
     use_card(stripe, customer, card_id)  # the member tries the same card again later
     later = renewal(stripe, customer)

@@ -86,10 +86,13 @@ def test_an_event_in_another_api_version_is_flagged_in_admin(staff_client):
 # --- Errors -----------------------------------------------------------------------------
 
 
-def test_a_declined_card_keeps_the_id_of_its_payment_intent():
+def declined_by_stripe(message: str, **error) -> gateway.CardDeclined:
+    """What the gateway raises for Stripe's 402 `card_error` with `message` and `error`'s
+    other fields (decline_code, payment_intent)."""
+
     def declined():
         raise stripe.CardError(
-            "Your card was declined.",
+            message,
             None,
             "card_declined",
             http_status=402,
@@ -97,41 +100,34 @@ def test_a_declined_card_keeps_the_id_of_its_payment_intent():
                 "error": {
                     "type": "card_error",
                     "code": "card_declined",
-                    "message": "Your card was declined.",
-                    "payment_intent": {"id": "pi_declined", "object": "payment_intent"},
+                    "message": message,
+                    **error,
                 }
             },
         )
 
     with pytest.raises(gateway.CardDeclined) as raised:
         gateway._call(declined)
+    return raised.value
 
-    assert raised.value.payment_intent_id == "pi_declined"
-    assert "card_declined" in raised.value.detail
+
+def test_a_declined_card_keeps_the_id_of_its_payment_intent():
+    declined = declined_by_stripe(
+        "Your card was declined.",
+        payment_intent={"id": "pi_declined", "object": "payment_intent"},
+    )
+
+    assert declined.payment_intent_id == "pi_declined"
+    assert "card_declined" in declined.detail
 
 
 def test_a_declined_card_is_told_in_our_words_not_stripes():
-    def declined():
-        raise stripe.CardError(
-            "Your card has insufficient funds.",
-            None,
-            "card_declined",
-            http_status=402,
-            json_body={
-                "error": {
-                    "type": "card_error",
-                    "code": "card_declined",
-                    "decline_code": "insufficient_funds",
-                    "message": "Your card has insufficient funds.",
-                }
-            },
-        )
+    declined = declined_by_stripe(
+        "Your card has insufficient funds.", decline_code="insufficient_funds"
+    )
 
-    with pytest.raises(gateway.CardDeclined) as raised:
-        gateway._call(declined)
-
-    assert raised.value.user_message == gateway.card_message("card_declined", "insufficient_funds")
-    assert "Your card has insufficient funds." in raised.value.detail  # Stripe's, for staff
+    assert declined.user_message == gateway.card_message("card_declined", "insufficient_funds")
+    assert "Your card has insufficient funds." in declined.detail  # Stripe's, for staff
 
 
 def test_a_gift_declined_on_charge_is_linked_to_its_payment_intent(client, tasks, localstripe):

@@ -276,7 +276,7 @@ server.app.middlewares.append(_shim_routes)
 # authentication refuses: the shim lets that one call through with a `pk_` key, and
 # serves localstripe's fake Stripe.js with `localstripe_shim.js` appended.
 
-_STRIPE_JS_ADDITIONS = Path(__file__).with_name("localstripe_shim.js")
+_STRIPE_JS_ADDITIONS = Path(__file__).with_name("localstripe_shim.js").read_text()
 
 
 @web.middleware
@@ -303,7 +303,7 @@ async def _stripe_js(request, handler):
     response = await handler(request)
     if request.path == "/js.stripe.com/v3/" and response.status == 200:
         return web.Response(
-            text=response.text + "\n" + _STRIPE_JS_ADDITIONS.read_text(),
+            text=response.text + "\n" + _STRIPE_JS_ADDITIONS,
             content_type="application/javascript",
         )
     return response
