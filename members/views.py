@@ -22,10 +22,9 @@ from members.forms import (
     ProfileForm,
     SupportersWallForm,
 )
-from members.models import Membership
 from members.services import checkout, newsletters, self_service, supporters
 from members.services.accounts import update_profile
-from members.states import Interval, MembershipKind
+from members.states import Interval
 from payments import stripe_gateway as gateway
 from payments.attribution import source_article
 from payments.money import Money, parse_major_amount
@@ -37,7 +36,7 @@ from payments.pages import (
     stripe_page,
     valid,
 )
-from payments.price_labels import MEMBERSHIP, currencies_with_prices, pay_labels, short
+from payments.price_labels import MEMBERSHIP, currencies_with_prices, pay_labels
 from payments.selectors import giving_history
 
 
@@ -130,26 +129,6 @@ def supporters_page(request: HttpRequest) -> HttpResponse:
 # --- Join ("Become a member") ---------------------------------------------------------
 
 
-def _level_cards(
-    levels, prices: dict, currency: str, interval: str, amount: int | None
-) -> list[dict]:
-    """The join page's level cards: each level's price in this currency and interval (a
-    level with none there cannot be chosen), and which is checked: the one at `amount`."""
-    cards = []
-    for level in levels:
-        price = prices.get(level.slug, {}).get(currency, {}).get(interval)
-        cards.append(
-            {
-                "level": level,
-                "amount": price,
-                "value": str(Money(price, currency).as_decimal()) if price else "",
-                "price": f"{short(price, currency)} a {interval}" if price else "",
-                "checked": price is not None and price == amount,
-            }
-        )
-    return cards
-
-
 def _linked_amount(params, currency: str) -> int | None:
     """The amount a link asks for (?amount=15.00, from the thank-you page's "make it
     monthly"), if it reads as one in this currency; the form checks it again on paying."""
@@ -170,18 +149,8 @@ def join(request: HttpRequest) -> HttpResponse:
     if initial["interval"] not in Interval.values:
         initial["interval"] = Interval.MONTH
     currency, interval = initial["currency"], initial["interval"]
-    levels = selectors.offered_levels()
-    # The link's amount, else the middle priced level's, starts in the amount box and that
-    # level's card is checked (join.js does the same on a new currency or interval), so the
-    # button says the amount from the first paint.
-    amount = _linked_amount(request.GET, currency)
-    level_prices = selectors.level_prices(levels)
-    cards = _level_cards(levels, level_prices, currency, interval, amount)
-    if amount is None:
-        priced = [card for card in cards if card["amount"]]
-        if priced:
-            middle = priced[(len(priced) - 1) // 2]
-            middle["checked"], amount = True, middle["amount"]
+    choices = selectors.join_choices(currency, interval, _linked_amount(request.GET, currency))
+    amount = choices.amount
     if amount is not None:
         initial["amount"] = str(Money(amount, currency).as_decimal())
     form = JoinForm(initial=initial, member_email=member_email(request))
@@ -196,14 +165,14 @@ def join(request: HttpRequest) -> HttpResponse:
         "members/join.html",
         {
             "form": form,
-            "level_cards": cards,
+            "level_cards": choices.cards,
             "current": current if current and current.has_perks else None,
             "article": source_article(initial["source"]),
             "login_next": f"{request.path}?{back.urlencode()}" if back else request.path,
             "prices": pay_labels(MEMBERSHIP, amount, currency, interval=interval),
             **stripe_page(
                 startUrl=reverse("members:join_start"),
-                levelPrices=level_prices,
+                levelPrices=choices.prices,
                 currencies=currencies_with_prices(),
             ),
         },
@@ -224,15 +193,10 @@ def _remember_join(request: HttpRequest, membership) -> None:
 
 
 def _join_of(request: HttpRequest, public_id):
-    """The membership this reader may confirm and see: their account's own, or one this
-    browser started (a guest's). Anything else is a 404, guessed ids included."""
-    if request.user.is_authenticated:
-        membership = selectors.membership_of(request.user, public_id)
-        if membership is not None:
-            return membership
-    if str(public_id) not in request.session.get(JOINS_SESSION_KEY, []):
-        raise Http404
-    membership = Membership.objects.filter(public_id=public_id, kind=MembershipKind.PAID).first()
+    """The membership this reader may confirm and see (selectors.started_join), else 404."""
+    membership = selectors.started_join(
+        request.user, public_id, request.session.get(JOINS_SESSION_KEY, [])
+    )
     if membership is None:
         raise Http404
     return membership

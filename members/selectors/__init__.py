@@ -22,6 +22,7 @@ from members.states import PERK_STATUSES, MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
 from payments.models import Payment, Receipt
 from payments.money import Money
+from payments.price_labels import short
 
 
 def memberships_of(user: User) -> QuerySet[Membership]:
@@ -63,6 +64,56 @@ def level_prices(levels: list[MembershipLevel]) -> dict[str, dict[str, dict[str,
                 price.amount
             )
     return prices
+
+
+@dataclass(frozen=True)
+class JoinChoices:
+    """What the join page offers in one currency and interval: a card per level (`level`,
+    its `amount` there or None, `value` for the amount box, `price` as said, `checked`),
+    every level's prices for the page's script (`level_prices`), and the amount that
+    starts in the box."""
+
+    cards: list[dict]
+    prices: dict[str, dict[str, dict[str, int]]]
+    amount: int | None
+
+
+def join_choices(currency: str, interval: str, amount: int | None = None) -> JoinChoices:
+    """The level cards, the card at `amount` checked. With no amount, the middle level
+    priced here is checked and its price starts in the box (join.js does the same on a
+    new currency or interval), so the button says the amount from the first paint."""
+    levels = offered_levels()
+    prices = level_prices(levels)
+    cards = []
+    for level in levels:
+        price = prices.get(level.slug, {}).get(currency, {}).get(interval)
+        cards.append(
+            {
+                "level": level,
+                "amount": price,
+                "value": str(Money(price, currency).as_decimal()) if price else "",
+                "price": f"{short(price, currency)} a {interval}" if price else "",
+                "checked": price is not None and price == amount,
+            }
+        )
+    priced = [card for card in cards if card["amount"]]
+    if amount is None and priced:
+        middle = priced[(len(priced) - 1) // 2]
+        middle["checked"], amount = True, middle["amount"]
+    return JoinChoices(cards, prices, amount)
+
+
+def started_join(user: User, public_id, started_here: list[str]) -> Membership | None:
+    """The join a reader may confirm and see: their account's own, or a paid membership
+    this browser started (`started_here`, a guest's). None for anything else, guessed
+    ids included."""
+    if user.is_authenticated:
+        membership = membership_of(user, public_id)
+        if membership is not None:
+            return membership
+    if str(public_id) not in started_here:
+        return None
+    return Membership.objects.filter(public_id=public_id, kind=MembershipKind.PAID).first()
 
 
 def level_suggestions() -> dict[str, dict[str, list[dict]]]:
