@@ -1,17 +1,19 @@
 """Card testing: failed card checks counted, each start's card attempts bounded, sources blocked.
 
-A card tester needs only what one start hands out: a SetupIntent's client
-secret (or a PaymentIntent's, handed out for 3-D Secure), which Stripe.js
-confirms directly against Stripe with card after card. Those requests never
-reach us; Stripe tells us of each declined one (`setup_intent.setup_failed`,
-`payment_intent.payment_failed`, a first membership invoice's
-`invoice.payment_failed`), and our own /pay, join and card-update paths see
-their declines. Each failed card check is:
+A card tester tries card after card on one start. On a gift or a join each card
+is tried by our own server (/pay, the join's confirm), behind the rate limits; the
+browser gets a client secret only for a payment the bank wants authenticated (a
+PaymentIntent's, for 3-D Secure) or to set up a card on the card-update page (a
+SetupIntent's), and Stripe.js can confirm either directly against Stripe with other
+cards. Those requests never reach us; Stripe tells us of each declined one
+(`setup_intent.setup_failed`, `payment_intent.payment_failed`, a first membership
+invoice's `invoice.payment_failed`), and our own paths see their declines. Each
+failed card check is:
 
-1. counted against its start (a gift, a gift membership, or a membership's
-   open card form): at DONATION_MAX_CARD_ATTEMPTS the start is closed, its
-   SetupIntent (and open PaymentIntent) canceled at Stripe so the secret
-   confirms nothing more, and the reader is told to start again;
+1. counted against its start (a gift, a gift membership, a join, or a membership's
+   card-update form): at DONATION_MAX_CARD_ATTEMPTS the start is closed, its open
+   PaymentIntent (or SetupIntent) canceled at Stripe so the secret confirms nothing
+   more, and the reader is told to start again;
 2. counted against the client address the start came from, the guest's email
    (normalised by `ratelimit.email_key`) or the signed-in member's account, and
    the card's fingerprint. A source whose failures in a window reach its
@@ -397,17 +399,14 @@ def _locked(donation: Donation) -> Donation:
     )
 
 
-def _open_intents(donation: Donation, failure: CardFailure | None) -> tuple[set[str], set[str]]:
-    """The gift's SetupIntents (of gifts started before cards were entered as
-    PaymentMethods) and PaymentIntents whose client secrets could still confirm."""
-    setups = {failure and failure.setup_intent_id}
-    intents = {donation.stripe_payment_intent_id, failure and failure.payment_intent_id}
-    return setups - {"", None}, intents - {"", None}
+def _open_intents(donation: Donation, failure: CardFailure | None) -> set[str]:
+    """The gift's PaymentIntents whose client secrets could still confirm."""
+    return {donation.stripe_payment_intent_id, failure and failure.payment_intent_id} - {"", None}
 
 
 def close_donation(donation: Donation, failure: CardFailure | None = None) -> bool:
-    """No more cards for this gift: its SetupIntents and open PaymentIntents are canceled
-    at Stripe (their client secrets confirm nothing more), then the gift is abandoned and
+    """No more cards for this gift: its open PaymentIntents are canceled at Stripe (their
+    client secrets confirm nothing more), then the gift is abandoned and
     the reader is told to start again. A payment that got through meanwhile stays (a
     canceled PaymentIntent cannot have succeeded). Says whether the gift is closed.
 
@@ -420,11 +419,7 @@ def close_donation(donation: Donation, failure: CardFailure | None = None) -> bo
     canceled: set[str] = set()
     current = donation
     while True:
-        setup_ids, intent_ids = _open_intents(current, failure)
-        for setup_id in sorted(setup_ids - canceled):
-            gateway.cancel_setup_intent(setup_id, idempotency_key=f"{prefix}-{setup_id}")
-            canceled.add(setup_id)
-        for intent_id in sorted(intent_ids - canceled):
+        for intent_id in sorted(_open_intents(current, failure) - canceled):
             intent = gateway.cancel_payment_intent(
                 intent_id, idempotency_key=f"{prefix}-{intent_id}"
             )
@@ -434,8 +429,7 @@ def close_donation(donation: Donation, failure: CardFailure | None = None) -> bo
                 return donation.status == DonationStatus.ABANDONED
         with transaction.atomic():
             current = _locked(donation)
-            setup_ids, intent_ids = _open_intents(current, failure)
-            if not (setup_ids | intent_ids) - canceled:
+            if not _open_intents(current, failure) - canceled:
                 if DONATION.advance(current, DonationStatus.ABANDONED):
                     current.last_error = DONATION_ATTEMPTS_USED_UP
                     current.save()
