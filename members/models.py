@@ -219,6 +219,8 @@ class Membership(Attribution):
     currency = models.CharField(max_length=3, blank=True)
     interval = models.CharField(max_length=5, choices=Interval.choices, blank=True)
     stripe_subscription_id = models.CharField(max_length=255, unique=True, null=True, blank=True)
+    # The card-update form's SetupIntent (joining opens none: the join page's card is a
+    # PaymentMethod our server confirms).
     stripe_setup_intent_id = models.CharField(max_length=255, blank=True)
     card_failures = models.PositiveSmallIntegerField(
         default=0,

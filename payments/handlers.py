@@ -43,7 +43,8 @@ def payment_intent_payment_failed(event: StripeEvent) -> None:
 def setup_intent_setup_failed(event: StripeEvent) -> None:
     """A card declined while being set up: Stripe.js confirms SetupIntents directly with
     Stripe, so this event is how we learn of it. Counted against the start its metadata
-    names: a gift here, a membership's card form in members (see card_testing)."""
+    names: a membership's card-update form (members' counter, see card_testing), or a gift
+    started before gifts took their card as a PaymentMethod."""
     setup = gateway.setup_intent_from_object(event.data_object)
     failure = card_testing.setup_failure(setup, event_id=event.stripe_id)
     if not card_testing.count_failed_start(setup.metadata, failure):

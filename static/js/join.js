@@ -1,8 +1,8 @@
 // "Become a member": the level cards (radio inputs: a level's price for the chosen currency
 // and interval, put in the amount box when chosen), the amount stated on the button and in
-// the total, and Patronage.cardForm: the start opens our membership and a SetupIntent (a
-// guest gives their email there); confirmUrl subscribes (3-D Secure if the bank wants it
-// for the first payment), then on to the welcome page.
+// the total, and Patronage.cardForm: the start records our membership (a guest gives their
+// email there); confirmUrl subscribes with the card entered (3-D Secure, once, if the bank
+// wants it for the first payment), then on to the welcome page.
 (function () {
   "use strict";
   const data = Patronage.pageData("join-data");
