@@ -1,7 +1,7 @@
 """What the payment pages state before paying: the amount on the pay button, the total,
 the card-fee cover's sentence, and each currency's format and fee rule for the pages'
 scripts, which say the same things as the reader changes the form
-(static/js/patronage.js, Patronage.prices: keep the two in step)."""
+(static/js/patronage.js, Patronage.payLabels: keep the two in step)."""
 
 from payments.currencies import currencies_for_page, fee_cover, fee_rule
 from payments.money import CURRENCY_SYMBOLS, Money
@@ -22,15 +22,12 @@ def currencies_with_prices() -> dict[str, dict]:
     """currencies_for_page, plus what the scripts need to state prices as the server does:
     the symbol, and the fee cover's rule (share in basis points, fixed part in minor units)
     as payments.currencies.fee_cover applies it."""
-    return {
-        code: {
-            **info,
-            "symbol": CURRENCY_SYMBOLS.get(code, ""),
-            "feeBps": fee_rule(code)[0],
-            "feeFixed": fee_rule(code)[1],
-        }
-        for code, info in currencies_for_page().items()
-    }
+    currencies = {}
+    for code, info in currencies_for_page().items():
+        share_bps, fixed = fee_rule(code)
+        symbol = CURRENCY_SYMBOLS.get(code, "")
+        currencies[code] = {**info, "symbol": symbol, "feeBps": share_bps, "feeFixed": fixed}
+    return currencies
 
 
 def fee_sentence(amount: int, currency: str) -> str:

@@ -247,11 +247,10 @@ def end_membership_now(membership: Membership) -> Membership:
     return membership
 
 
-def setup_key(membership: Membership, *, replacing: str | None = None) -> str:
-    """The key of the card form that follows `replacing` (default: the membership's
-    current SetupIntent): each SetupIntent has one successor, however many requests
-    ask for it at once."""
-    previous = replacing or membership.stripe_setup_intent_id or "first"
+def _setup_key(membership: Membership) -> str:
+    """The key of the card form that follows the membership's current one: each has one
+    successor, however many requests ask for it at once."""
+    previous = membership.stripe_setup_intent_id or "first"
     return f"membership-{membership.public_id}-setup-{previous}"
 
 
@@ -267,7 +266,7 @@ def start_card_update(membership: Membership, *, client_ip: str | None = None) -
         customer_id=donors.ensure_stripe_customer(membership.donor),
         metadata={META_MEMBERSHIP: str(membership.public_id)},
         usage="off_session",  # renewals charge it while the member is away
-        idempotency_key=setup_key(membership),
+        idempotency_key=_setup_key(membership),
     )
     with transaction.atomic():
         current = lock_membership(membership.pk)
