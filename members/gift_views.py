@@ -138,7 +138,7 @@ def claim(request: HttpRequest, token: str) -> HttpResponse:
         "members/gift/claim.html",
         {
             "gift": gift,
-            "level": _gift_levels(gifts.gift_prices()).get(gift.donation.currency),
+            "level": gifts.gift_level(gift.donation.currency),
             "claimed_by_you": claimed_by_you,
             "login_next": request.path,
         },
