@@ -373,9 +373,7 @@ window.Patronage = (function () {
   }
 
   return {
-    formatMinor: formatMinor, pageData: pageData, formUi: formUi, settle: settle,
-    cardMessage: cardMessage,
-    cardSetup: cardSetup, cardForm: cardForm, payOnce: payOnce,
+    formatMinor: formatMinor, pageData: pageData, cardForm: cardForm, payOnce: payOnce,
     parseMajor: parseMajor, formatShort: formatShort, feeCover: feeCover,
     payLabels: payLabels, statePrices: statePrices, amountButtons: amountButtons,
   };
