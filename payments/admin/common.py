@@ -34,6 +34,10 @@ class MoneyListAdmin(
     """A list of money (gifts, the ledger, refunds, disputes): large, exported as CSV,
     with totals per currency, found by Stripe id, written only from Stripe's side."""
 
+    @admin.display(description="Amount", ordering="amount")
+    def amount_display(self, obj) -> str:
+        return str(Money(obj.amount, obj.currency))
+
 
 def money_or_dash(amount: int | None, currency: str | None) -> str:
     """`$15.00`, or a dash where there is no amount (a fee not known yet, a comp)."""

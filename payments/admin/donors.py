@@ -185,10 +185,6 @@ class DonationAdmin(MoneyListAdmin):
     def donor_cell(self, obj: Donation) -> str:
         return lines(obj.donor.email, obj.name)
 
-    @admin.display(description="Amount")
-    def amount_display(self, obj: Donation) -> str:
-        return str(Money(obj.amount, obj.currency))
-
     @admin.display(description="Fee cover")
     def fee_cover_display(self, obj: Donation) -> str:
         return str(Money(obj.fee_cover, obj.currency)) if obj.fee_cover else "—"

@@ -250,10 +250,6 @@ class PaymentAdmin(MoneyListAdmin):
     def donor_cell(self, obj: Payment) -> str:
         return lines(obj.donor.email, obj.donor_name or obj.donor.name)
 
-    @admin.display(description="Amount", ordering="amount")
-    def amount_display(self, obj: Payment) -> str:
-        return str(obj.money)
-
     @admin.display(description="Fee")
     def fee_display(self, obj: Payment) -> str:
         return money_or_dash(obj.fee, obj.currency)
@@ -465,10 +461,6 @@ class RefundAdmin(MoneyListAdmin):
     def created(self, obj: Refund) -> str:
         return short_time(obj.created_at)
 
-    @admin.display(description="Amount", ordering="amount")
-    def amount_display(self, obj: Refund) -> str:
-        return str(Money(obj.amount, obj.currency))
-
     @admin.display(description="Stripe")
     def stripe(self, obj: Refund) -> str:
         return stripe_link("refund", obj.stripe_refund_id)
@@ -557,10 +549,6 @@ class DisputeAdmin(MoneyListAdmin):
     @admin.display(description="")
     def flag(self, obj: Dispute) -> str:
         return format_html('<strong class="flag">{}</strong>', "OPEN") if obj.is_open else ""
-
-    @admin.display(description="Amount", ordering="amount")
-    def amount_display(self, obj: Dispute) -> str:
-        return str(Money(obj.amount, obj.currency))
 
     @admin.display(description="Stripe")
     def stripe(self, obj: Dispute) -> str:
