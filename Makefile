@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(abspath $(VENV))/bin
 
-.PHONY: run test test-fast install lint format lock demo clean simulate
+.PHONY: run test test-fast install lint format lock demo clean simulate bench
 
 $(VENV)/.installed: pyproject.toml requirements.lock tests/browser/package-lock.json
 	$(PYTHON) -m venv $(VENV)
@@ -62,6 +62,17 @@ N    ?= 200
 SEED ?= 1
 simulate: install
 	$(BIN)/python -m bench.simulate --n $(N) --seed $(SEED) $(SIMULATE_ARGS)
+
+# The performance figures against the product's targets (bench/__main__.py): starts
+# a database, Redis, gunicorn, a worker and the emulator on loopback (PostgreSQL
+# running and redis-server needed, as for simulate), measures the reader pages, the
+# support-block API, webhook ingest, a burst of 10,000 events and /give/start, each
+# against a bare Django view in the same run, and prints one table with the machine
+# and its load. Needs wrk (installed with apt-get when missing). A few minutes;
+# BENCH_ARGS="--admin" adds the admin at 1,000,000 payments (long the first time),
+# "--only pages,api" some sections, "--markdown" the table for the README.
+bench: install
+	$(BIN)/python -m bench $(BENCH_ARGS)
 
 format: install
 	$(BIN)/ruff check --fix .

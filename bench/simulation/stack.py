@@ -43,6 +43,11 @@ class Stack:
         redis_db: int | None = None,
         web_workers: int = 3,
         calm: bool = False,
+        settings_module: str = "config.settings",
+        celery_app: str = "config",
+        worker_queues: str | None = None,
+        extra_env: dict[str, str] | None = None,
+        api_proxy_class: type[StripeProxy] = StripeProxy,
     ) -> None:
         self.seed = seed
         self.calm = calm  # webhooks delivered at once, once: no chaos (the browser tests)
@@ -53,6 +58,14 @@ class Stack:
         self.redis_db = redis_db
         self.redis = dict(REDIS)
         self.web_workers = web_workers
+        # The bench (bench/__main__.py) starts the site with its own settings module (the
+        # same settings plus a ceiling view), a worker app with a no-op task, the worker
+        # on named queues, limits of its own and a proxy that times Stripe's calls.
+        self.settings_module = settings_module
+        self.celery_app = celery_app
+        self.worker_queues = worker_queues
+        self.extra_env = dict(extra_env or {})
+        self.api_proxy_class = api_proxy_class
         self.db_name = f"patronage_sim_{os.getpid()}"
         self.workdir = Path(tempfile.mkdtemp(prefix="patronage-sim-"))
         self.webhook_secret = "whsec_sim_" + secrets.token_hex(16)
@@ -87,7 +100,7 @@ class Stack:
             {**os.environ, "STRIPE_WEBHOOK_SECRET": self.webhook_secret},
         )
         wait_for_port(stripe_port, self.processes["emulator"])
-        self.api_proxy = StripeProxy(self.emulator).start()
+        self.api_proxy = self.api_proxy_class(self.emulator).start()
         self.env = self._site_env()
         self.manage("migrate", "--no-input")
         self.manage("collectstatic", "--no-input")
@@ -103,8 +116,9 @@ class Stack:
         self._spawn(
             "worker",
             [
-                *("-m", "celery", "-A", "config", "worker", "--concurrency", "2"),
+                *("-m", "celery", "-A", self.celery_app, "worker", "--concurrency", "2"),
                 *("--loglevel", "WARNING", "--without-gossip", "--without-mingle"),
+                *("-Q", self.worker_queues or "celery,emails"),  # events, and emails
             ],
             self.env,
         )
@@ -120,7 +134,7 @@ class Stack:
         cache = broker if self.redis_db is not None else f"{server}/1"
         return {
             **os.environ,
-            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "DJANGO_SETTINGS_MODULE": self.settings_module,
             "DEBUG": "0",
             "SECRET_KEY": secrets.token_urlsafe(50),
             "SITE_URL": self.site,
@@ -151,6 +165,7 @@ class Stack:
             "CARD_FAILURES_PER_EMAIL": "100000/m",
             "CARD_FAILURES_PER_CARD": "0/h",
             "LOG_LEVEL": "WARNING",
+            **self.extra_env,
         }
 
     def _start_redis(self) -> None:
@@ -226,7 +241,7 @@ class Stack:
         queue = self._redis()
         if not queue.exists("_kombu.binding.celery"):
             raise RuntimeError("the queue's bindings are gone: someone flushed the Redis database")
-        if queue.llen("celery"):
+        if queue.llen("celery") or queue.llen("emails"):
             return False
         inspect = app.control.inspect(timeout=2.0)
         replies = [inspect.active(), inspect.reserved()]
