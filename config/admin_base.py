@@ -9,8 +9,8 @@ from datetime import date, datetime, time, timedelta
 
 from django.contrib import admin
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.views.main import ChangeList
-from django.core.exceptions import PermissionDenied
+from django.contrib.admin.views.main import ORDER_VAR, ChangeList
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, StreamingHttpResponse
 from django.urls import path, reverse
@@ -35,12 +35,56 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
+class _LargeChangeList(ChangeList):
+    """A big list's rows: its `list_defer` columns left unread, and sorted only by the
+    columns in `sortable_by` (each backed by an index), even when `?o=` asks otherwise."""
+
+    def get_queryset(self, request, exclude_parameters=None):
+        queryset = super().get_queryset(request, exclude_parameters)
+        deferred = getattr(self.model_admin, "list_defer", ())
+        return queryset.defer(*deferred) if deferred else queryset
+
+    def get_ordering_field(self, field_name):
+        if self.sortable_by is not None and field_name not in self.sortable_by:
+            return None  # a sort no index serves: a scan of the whole table
+        return super().get_ordering_field(field_name)
+
+    def get_ordering(self, request, queryset):
+        """`?o=` naming no sortable column: the list's own order, not the primary key's."""
+        asked = self.params.get(ORDER_VAR)
+        if asked and not any(self._sortable(part) for part in asked.split(".")):
+            params, self.params = self.params, {**self.params}
+            del self.params[ORDER_VAR]
+            try:
+                return super().get_ordering(request, queryset)
+            finally:
+                self.params = params
+        return super().get_ordering(request, queryset)
+
+    def _sortable(self, part: str) -> bool:
+        try:
+            return bool(self.get_ordering_field(self.list_display[int(part.rpartition("-")[2])]))
+        except (IndexError, ValueError):
+            return False
+
+
 class LargeListMixin:
     """A list over a table that grows with every payment (a million rows): no count of
-    the whole table beside the filtered one, no counts per filter choice (facets)."""
+    the whole table beside the filtered one, no counts per filter choice (facets), no
+    date hierarchy (its DISTINCT dates scan the table: use DateRangeFilter), filters
+    whose choices are known (not a DISTINCT over the table), big columns the list does
+    not show left unread (`list_defer`), and sorting only by indexed columns
+    (`sortable_by`; the default ordering has an index too)."""
 
     show_full_result_count = False
     show_facets = admin.ShowFacets.NEVER
+    list_defer: tuple[str, ...] = ()  # columns the list does not show (payloads, text)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if issubclass(changelist, _LargeChangeList):
+            return changelist
+        return type("LargeChangeList", (_LargeChangeList, changelist), {})
 
 
 class ReadOnlyInline(admin.TabularInline):
@@ -168,6 +212,61 @@ class DateRangeFilter(admin.FieldListFilter):
             }
 
 
+class KnownValuesFilter(admin.FieldListFilter):
+    """`<field>__exact=<value>` for a column without choices: the values it can hold are
+    listed from code (`values`: value and label pairs; make one with `.of(...)`), not
+    from a DISTINCT over the whole table as Django's own filter for such a column does.
+    A value asked for that is not listed is still applied (and shown)."""
+
+    values: list[tuple[str, str]] = []
+
+    @classmethod
+    def of(cls, values) -> type["KnownValuesFilter"]:
+        pairs = [
+            (str(v[0]), str(v[1])) if isinstance(v, tuple) else (str(v), str(v)) for v in values
+        ]
+        return type(cls.__name__, (cls,), {"values": pairs})
+
+    def __init__(self, field, request, params, model, model_admin, field_path):
+        self.lookup_kwarg = f"{field_path}__exact"
+        given = params.pop(self.lookup_kwarg, None)
+        self.given = None if given is None else str(_last(given)).strip()
+        super().__init__(field, request, params, model, model_admin, field_path)
+        if self.given is not None:
+            self.used_parameters[self.lookup_kwarg] = self.given
+
+    def expected_parameters(self) -> list[str]:
+        return [self.lookup_kwarg]
+
+    def has_output(self) -> bool:
+        return True
+
+    def queryset(self, request, queryset):
+        if self.given is None:
+            return queryset
+        try:
+            value = self.field.to_python(self.given)
+        except ValidationError as exc:
+            raise IncorrectLookupParameters(exc) from exc
+        return queryset.filter(**{self.field_path: value})
+
+    def choices(self, changelist):
+        yield {
+            "selected": self.given is None,
+            "query_string": changelist.get_query_string(remove=[self.lookup_kwarg]),
+            "display": "All",
+        }
+        pairs = list(self.values)
+        if self.given is not None and self.given not in {value for value, _ in pairs}:
+            pairs.append((self.given, self.given or "(none)"))
+        for value, label in pairs:
+            yield {
+                "selected": self.given == value,
+                "query_string": changelist.get_query_string({self.lookup_kwarg: value}),
+                "display": label,
+            }
+
+
 class TextFilter(admin.ListFilter):
     """A filter by a typed value (`?<parameter_name>=<value>`), for columns with too many
     values to list (article slugs, campaigns): a small GET form, "All", and "None" (the
@@ -225,17 +324,38 @@ class TextFilter(admin.ListFilter):
 
 @dataclass(frozen=True)
 class Totals:
-    """A small table shown above a list: a caption, column headers, rows of cells."""
+    """A small table shown above a list: a caption, column headers, rows of cells, and
+    how many rows were totalled (the list's count, if known: it then runs no COUNT)."""
 
     caption: str
     headers: list[str]
     rows: list[list[str]]
+    count: int | None = None
+
+
+class _TotalsChangeList(ChangeList):
+    """Totals the rows before the page is fetched, so that the page's count is the
+    totals' own (one pass over the filtered rows instead of two)."""
+
+    list_totals: Totals | None = None
+
+    def get_results(self, request: HttpRequest) -> None:
+        admin_ = self.model_admin
+        if request.user.has_perm(admin_.totals_permission):
+            self.list_totals = admin_.totals_of(self)
+            if self.list_totals is not None and self.list_totals.count is not None:
+                request._patronage_list_count = self.list_totals.count
+        try:
+            super().get_results(request)
+        finally:
+            request._patronage_list_count = None
 
 
 class ListTotalsMixin:
     """Shows `list_totals(queryset)` above the list, over exactly the rows the list's
     filters and search select (all pages), to staff with `totals_permission` only.
-    `list_totals` should run one aggregate query (GROUP BY), never loop over rows."""
+    `list_totals` should run one aggregate query (GROUP BY), never loop over rows; when
+    its Totals carry the count of rows, the list's paginator takes it (no COUNT query)."""
 
     totals_permission = "payments.view_revenue"
     change_list_template = "admin/patronage/change_list.html"  # shows the totals
@@ -243,11 +363,30 @@ class ListTotalsMixin:
     def list_totals(self, queryset) -> Totals | None:
         raise NotImplementedError
 
+    def totals_of(self, changelist: ChangeList) -> Totals | None:
+        """The totals of a list's rows; a list may answer from a summary table when its
+        filters allow (the changelist tells which are used), instead of the rows."""
+        return self.list_totals(changelist.queryset)
+
+    def get_changelist(self, request: HttpRequest, **kwargs):
+        changelist = super().get_changelist(request, **kwargs)
+        if issubclass(changelist, _TotalsChangeList):
+            return changelist
+        return type("TotalsChangeList", (_TotalsChangeList, changelist), {})
+
+    def get_paginator(self, request: HttpRequest, queryset, per_page, *args, **kwargs):
+        paginator = super().get_paginator(request, queryset, per_page, *args, **kwargs)
+        known = getattr(request, "_patronage_list_count", None)
+        if known is not None:
+            paginator.count = known  # a cached_property: the totals counted the rows
+        return paginator
+
     def changelist_view(self, request: HttpRequest, extra_context=None):
         response = super().changelist_view(request, extra_context)
         context = getattr(response, "context_data", None)
-        if context and "cl" in context and request.user.has_perm(self.totals_permission):
-            context["list_totals"] = self.list_totals(context["cl"].queryset)
+        changelist = context.get("cl") if context else None
+        if changelist is not None and getattr(changelist, "list_totals", None) is not None:
+            context["list_totals"] = changelist.list_totals
         return response
 
 
@@ -394,25 +533,90 @@ class CsvExportMixin:
         return response
 
 
-# --- Search by Stripe id ------------------------------------------------------------------
+# --- Search that an index answers ---------------------------------------------------------
 
 STRIPE_ID = re.compile(r"[a-z]{2,5}_[A-Za-z0-9]+")
+EMAIL_ADDRESS = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
-class StripeIdSearchMixin:
-    """A search that is one Stripe id (`pi_...`, `cus_...`) finds that id exactly, in the
-    column(s) its prefix names (unique indexes), rather than a LIKE over every search
-    field; anything else is searched as usual (search_fields)."""
+# A search through a relation looks up the related rows first (one query), and asks for
+# the list's rows by their keys when there are at most this many: the planner then knows
+# how few they are (its guesses for LIKE are poor: it would scan a million rows).
+FOUND_FIRST = 1000
+
+
+def _matching(model, lookups: list[str], words: list[str], how: str) -> Q:
+    """Rows of `model` where every word matches (`how`: exact, icontains) one of the
+    lookups. Lookups through a relation (`donor__name`) are asked as `donor__in=<the
+    donors where every word matches>`, one per relation (their keys, when FOUND_FIRST
+    or fewer; else a subquery): never an OR across a join, which no index answers
+    (PostgreSQL would scan and join both tables). So the words must all be found through
+    one relation (or all in the row's own columns): a name is found in the donor's name
+    and address, not half in each of two tables."""
+    groups: dict[str, list[str]] = {}
+    for lookup in lookups:
+        head, _, rest = lookup.partition("__")
+        relation = bool(rest) and model._meta.get_field(head).is_relation
+        groups.setdefault(head if relation else "", []).append(rest if relation else lookup)
+    condition = Q(pk__in=[])
+    for head, rests in groups.items():
+        if head:
+            related = model._meta.get_field(head).related_model
+            rows = related._base_manager.filter(_matching(related, rests, words, how))
+            keys = rows.values_list("pk", flat=True)
+            found = list(keys[: FOUND_FIRST + 1])
+            condition |= Q(**{f"{head}__in": found if len(found) <= FOUND_FIRST else keys})
+            continue
+        every_word = Q()
+        for word in words:
+            any_column = Q()
+            for lookup in rests:
+                any_column |= Q(**{f"{lookup}__{how}": word})
+            every_word &= any_column
+        condition |= every_word
+    return condition
+
+
+class IndexedSearchMixin:
+    """Search on a big list, answered by an index rather than a LIKE over every row:
+
+    - one Stripe id (`pi_...`, `cus_...`): that id exactly, in the column(s) its prefix
+      names (`stripe_id_search`; unique indexes);
+    - a whole email address: that address exactly (`email_search`; addresses are stored
+      lower-case); part of one with its `@` (`alice@`): contained in those columns;
+    - anything else: each word contained in one of `search_fields` (names: trigram
+      indexes on PostgreSQL), or equal to a `=field` (a public id, a number). Lookups
+      through a relation become subqueries (see `_matching`)."""
 
     stripe_id_search: dict[str, list[str]] = {}  # "pi_" -> ["stripe_payment_intent_id"]
+    email_search: list[str] = []  # lookups holding an address: ["donor__email"]
 
     def get_search_results(self, request: HttpRequest, queryset, search_term: str):
         term = search_term.strip()
+        if not term:
+            return queryset, False
         if STRIPE_ID.fullmatch(term):
             lookups = self.stripe_id_search.get(term.split("_", 1)[0] + "_")
             if lookups:
-                condition = Q()
-                for lookup in lookups:
-                    condition |= Q(**{lookup: term})
-                return queryset.filter(condition), False
-        return super().get_search_results(request, queryset, search_term)
+                return queryset.filter(_matching(self.model, lookups, [term], "exact")), False
+        if "@" in term and self.email_search:
+            whole = EMAIL_ADDRESS.fullmatch(term) is not None
+            how, value = ("exact", term.lower()) if whole else ("icontains", term)
+            return queryset.filter(_matching(self.model, self.email_search, [value], how)), False
+        return queryset.filter(self._words_condition(term)), False
+
+    def _words_condition(self, term: str) -> Q:
+        """Each word in a partial field, or the whole term equal to an exact one."""
+        partial = [name for name in self.search_fields if not name.startswith("=")]
+        condition = Q(pk__in=[])
+        if partial:
+            condition = _matching(self.model, partial, term.split(), "icontains")
+        for name in self.search_fields:
+            if name.startswith("="):
+                field = self.model._meta.get_field(name[1:])
+                try:
+                    value = field.to_python(term)
+                except ValidationError:
+                    continue  # not a value this column can hold (a name is not a UUID)
+                condition |= Q(**{name[1:]: value})
+        return condition

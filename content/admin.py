@@ -6,6 +6,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils.html import escape, format_html
 
+from config.admin_base import DateRangeFilter, LargeListMixin
 from content.models import Article, ArticleDocument, Campaign, GoalKind
 from payments.forms import MajorUnitAmountsForm
 from payments.money import Money
@@ -19,15 +20,15 @@ class DocumentInline(admin.TabularInline):
 
 
 @admin.register(Article)
-class ArticleAdmin(admin.ModelAdmin):
+class ArticleAdmin(LargeListMixin, admin.ModelAdmin):
     """Staff write or correct articles here; a CMS import updates the same fields by slug.
     HTML fields are sanitised on save (content/html.py)."""
 
     list_display = ["title", "slug", "section", "author", "published_at"]
-    list_filter = ["section"]
+    list_filter = ["section", ("published_at", DateRangeFilter)]
     search_fields = ["title", "slug", "author"]
     prepopulated_fields = {"slug": ["title"]}
-    date_hierarchy = "published_at"
+    list_defer = ("summary", "body", "member_notes")  # the article's text: not in the list
     readonly_fields = ["created_at", "updated_at", "embed_snippet"]
     fieldsets = [
         (None, {"fields": ["title", "slug", "url", "section", "author", "published_at"]}),

@@ -21,9 +21,10 @@ from config.admin_base import (
     CsvExportMixin,
     DateRangeFilter,
     Echo,
+    IndexedSearchMixin,
+    KnownValuesFilter,
     LargeListMixin,
     ReadOnlyAdmin,
-    StripeIdSearchMixin,
     spreadsheet_safe,
 )
 from config.errors import Refused
@@ -41,6 +42,7 @@ from members.models import (
 from members.privacy_admin import PersonalDataActions
 from members.services import comp, member_webhooks, self_service
 from members.states import (
+    GIFT_MONTHS,
     PERK_STATUSES,
     CancelReason,
     MembershipKind,
@@ -73,13 +75,16 @@ class UserEditForm(UserChangeForm):
 
 
 @admin.register(User)
-class UserAdmin(PersonalDataActions, DjangoUserAdmin):
+class UserAdmin(LargeListMixin, IndexedSearchMixin, PersonalDataActions, DjangoUserAdmin):
     form = UserEditForm
     add_form = UserCreationForm
     ordering = ["-date_joined"]
     list_display = ["email", "display_name", "is_staff", "is_active", "date_joined"]
     list_filter = ["is_staff", "is_superuser", "is_active"]
-    search_fields = ["email", "display_name"]
+    search_fields = ["display_name", "email"]
+    search_help_text = "An email address, or a name or part of an address."
+    email_search = ["email"]
+    sortable_by = ["email", "date_joined"]
     readonly_fields = ["date_joined", "last_login"]
     fieldsets = [
         (None, {"fields": ["email", "password"]}),
@@ -225,7 +230,7 @@ class CountedFilter(admin.SimpleListFilter):
 
 
 @admin.register(Membership)
-class MembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, admin.ModelAdmin):
+class MembershipAdmin(LargeListMixin, CsvExportMixin, IndexedSearchMixin, admin.ModelAdmin):
     """Every membership. "Add" grants a complimentary one; paid ones only come from Stripe.
     Filters take the parameters the revenue dashboard links with (see the README)."""
 
@@ -254,12 +259,24 @@ class MembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, admin
         CampaignFilter,
     ]
     search_fields = ["email", "user__display_name", "donor__name"]
-    search_help_text = "Email or name, or a Stripe id (sub_, cus_)."
+    search_help_text = "An email address, a name, or a Stripe id (sub_, cus_)."
+    email_search = ["email"]
     stripe_id_search = {
         "sub_": ["stripe_subscription_id"],
         "cus_": ["donor__stripe_customer_id"],
     }
     list_select_related = ["level", "donor"]
+    sortable_by = ["email"]
+    list_defer = (
+        "cancel_reason",
+        "note",
+        "utm_source",
+        "utm_medium",
+        "utm_campaign",
+        "utm_content",
+        "utm_term",
+        "referrer",
+    )
     actions = ["end_now", "cancel_at_end"]
     csv_columns = [
         CsvColumn("created_at", "created_at"),
@@ -374,9 +391,8 @@ class MembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, admin
             except Refused as exc:
                 self.message_user(request, f"{membership.email}: {exc.message}", messages.ERROR)
             except gateway.GatewayError as exc:
-                self.message_user(
-                    request, f"{membership.email}: Stripe: {exc.user_message}", messages.ERROR
-                )
+                said = gateway.staff_message(exc, "The change")  # not the reader's sentence
+                self.message_user(request, f"{membership.email}: {said}", messages.ERROR)
             else:
                 self.message_user(request, f"{membership.email}: {done}", messages.SUCCESS)
 
@@ -399,7 +415,7 @@ class MembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, admin
 
 
 @admin.register(GiftMembership)
-class GiftMembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class GiftMembershipAdmin(LargeListMixin, CsvExportMixin, IndexedSearchMixin, ReadOnlyAdmin):
     """Gift memberships: who gave, to whom, for how long, and where each stands."""
 
     list_display = [
@@ -416,14 +432,16 @@ class GiftMembershipAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, R
     list_filter = [
         ("created_at", DateRangeFilter),
         "status",
-        "months",
+        ("months", KnownValuesFilter.of(GIFT_MONTHS)),
         ArticleFilter,
         CampaignFilter,
     ]
-    search_fields = ["recipient_email", "recipient_name", "giver_name", "donation__donor__email"]
-    search_help_text = "An email or name (giver or recipient), or a Stripe id (pi_)."
+    search_fields = ["recipient_name", "giver_name", "recipient_email", "donation__donor__email"]
+    search_help_text = "An email address or a name (giver or recipient), or a Stripe id (pi_)."
+    email_search = ["recipient_email", "donation__donor__email"]
     stripe_id_search = {"pi_": ["donation__stripe_payment_intent_id"]}
     list_select_related = ["donation__donor"]
+    sortable_by = ["created"]
     exclude = ["claim_token"]  # the recipient's secret link
     readonly_fields = ["paid_display", "payment_link"]
     csv_name = "gift-memberships"
@@ -623,8 +641,9 @@ class DeliveryStatusFilter(admin.SimpleListFilter):
 
 
 @admin.register(WebhookDelivery)
-class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    """The delivery log: each event for each endpoint, and how its tries went."""
+class WebhookDeliveryAdmin(LargeListMixin, IndexedSearchMixin, ReadOnlyAdmin):
+    """The delivery log: each event for each endpoint, and how its tries went (a row per
+    membership event and endpoint: it grows with the members)."""
 
     list_display = [
         "created_at",
@@ -637,11 +656,13 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
         "gave_up_at",
         "next_attempt_at",
     ]
-    list_filter = [DeliveryStatusFilter, "event_type", "endpoint"]
-    search_fields = ["=event_id", "membership__email"]
+    list_filter = [DeliveryStatusFilter, "event_type", "endpoint", ("created_at", DateRangeFilter)]
+    search_fields = ["=event_id"]
+    search_help_text = "An event id, or the member's email address."
+    email_search = ["membership__email"]
     list_select_related = ["endpoint"]
-    show_full_result_count = False
-    date_hierarchy = "created_at"
+    list_defer = ("payload",)
+    sortable_by = ["created_at"]
     fields = [
         "event_id",
         "event_type",

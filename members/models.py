@@ -98,7 +98,9 @@ class User(AbstractBaseUser, PermissionsMixin):
                 condition=models.Q(email=Lower("email")), name="members_user_email_lowercase"
             ),
         ]
-        # The admin list, newest first
+        # The admin list, newest first. Also, on PostgreSQL only: trigram indexes on
+        # UPPER(email) and UPPER(display_name), for the admin's search by part of a name or
+        # address (migration 0012).
         indexes = [models.Index(fields=["date_joined", "id"], name="members_user_joined")]
         # Data-protection requests handled by staff in admin (accounts and guest donors).
         permissions = [
@@ -300,7 +302,12 @@ class Membership(Attribution):
             ),
             models.Index(fields=["email"]),
             models.Index(fields=["created_at", "id"], name="members_ms_created"),
-            models.Index(fields=["kind", "origin", "starts_at"], name="members_ms_started"),
+            # New members of a period, per bucket, article or campaign: from the index alone
+            models.Index(
+                fields=["kind", "origin", "starts_at"],
+                include=["status", "article_slug", "campaign"],
+                name="members_ms_started",
+            ),
             models.Index(
                 fields=["ended_at"],
                 condition=models.Q(status=MembershipStatus.CANCELED),
@@ -556,7 +563,11 @@ class WebhookDelivery(models.Model):
                 name="members_delivery_delivered_or_given_up",
             ),
         ]
-        indexes = [models.Index(fields=["endpoint", "created_at"])]
+        indexes = [
+            models.Index(fields=["endpoint", "created_at"]),
+            # The admin's log, newest first
+            models.Index(fields=["created_at", "id"], name="members_delivery_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.event_type} {self.event_id} to {self.endpoint}"

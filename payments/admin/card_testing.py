@@ -6,6 +6,9 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from config.admin_base import (
+    DateRangeFilter,
+    IndexedSearchMixin,
+    LargeListMixin,
     ReadOnlyAdmin,
 )
 from payments import card_testing
@@ -46,10 +49,9 @@ class CardTestingBlockAdmin(ReadOnlyAdmin):
         "times_blocked",
         "lifted_by",
     ]
-    list_filter = [BlockInForceFilter, "source"]
+    list_filter = [BlockInForceFilter, "source", ("blocked_at", DateRangeFilter)]
     search_fields = ["value", "user__email"]
     list_select_related = ["user", "lifted_by"]
-    date_hierarchy = "blocked_at"
     actions = ["lift"]
 
     @admin.display(description="")
@@ -74,8 +76,9 @@ class CardTestingBlockAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CardCheckFailure)
-class CardCheckFailureAdmin(ReadOnlyAdmin):
-    """Each failed card check counted, kept only while it can count towards a block."""
+class CardCheckFailureAdmin(LargeListMixin, IndexedSearchMixin, ReadOnlyAdmin):
+    """Each failed card check counted, kept only while it can count towards a block (a
+    card-testing attack writes thousands): searched exactly, on the indexed columns."""
 
     list_display = [
         "created_at",
@@ -86,7 +89,9 @@ class CardCheckFailureAdmin(ReadOnlyAdmin):
         "user",
         "card_fingerprint",
     ]
-    list_filter = ["stage"]
-    search_fields = ["start", "client_ip", "email", "card_fingerprint"]
+    list_filter = ["stage", ("created_at", DateRangeFilter)]
+    search_fields = ["=client_ip", "=card_fingerprint", "=start"]
+    search_help_text = "An email address, a client address, a card fingerprint or a start."
+    email_search = ["email"]
     list_select_related = ["user"]
-    date_hierarchy = "created_at"
+    sortable_by = ["created_at"]

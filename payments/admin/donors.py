@@ -6,9 +6,9 @@ from config.admin_base import (
     CsvColumn,
     CsvExportMixin,
     DateRangeFilter,
+    IndexedSearchMixin,
     LargeListMixin,
     ReadOnlyAdmin,
-    StripeIdSearchMixin,
     Totals,
 )
 from payments.admin.common import (
@@ -54,16 +54,18 @@ class HasAccountFilter(admin.SimpleListFilter):
 
 
 @admin.register(Donor)
-class DonorAdmin(LargeListMixin, CsvExportMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class DonorAdmin(LargeListMixin, CsvExportMixin, IndexedSearchMixin, ReadOnlyAdmin):
     """Donors. members/privacy_admin.py registers it again with the data-protection
     actions (export, erase), which reach memberships and gift memberships too."""
 
     list_display = ["email", "name", "user", "stripe", "created"]
     list_filter = [("created_at", DateRangeFilter), HasAccountFilter]
-    search_fields = ["email", "name"]
-    search_help_text = "Email or name, or a Stripe customer id (cus_)."
+    search_fields = ["name", "email"]
+    search_help_text = "An email address, a name, or a Stripe customer id (cus_)."
+    email_search = ["email"]
     stripe_id_search = {"cus_": ["stripe_customer_id"]}
     list_select_related = ["user"]
+    sortable_by = ["email"]  # unique index; newest first (the primary key) by default
     fields = ["email", "name", "user", "customer_link", "created_at"]
     readonly_fields = fields
     csv_columns = [
@@ -109,13 +111,18 @@ class DonationAdmin(MoneyListAdmin):
         ArticleFilter,
         CampaignFilter,
     ]
-    search_fields = ["donor__email", "donor__name", "name", "=public_id"]
-    search_help_text = "Email or name, the gift's id, or a Stripe id (pi_, cus_)."
+    search_fields = ["donor__name", "donor__email", "=public_id"]
+    search_help_text = (
+        "An email address, the donor's name, the gift's id, or a Stripe id (pi_, cus_)."
+    )
+    email_search = ["donor__email"]
     stripe_id_search = {
         "pi_": ["stripe_payment_intent_id"],
         "cus_": ["donor__stripe_customer_id"],
     }
     list_select_related = ["donor"]
+    sortable_by = ["created"]
+    list_defer = (*MoneyListAdmin.list_defer, "last_error", "client_ip")
     fieldsets = [
         (
             None,

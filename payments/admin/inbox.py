@@ -7,9 +7,9 @@ from django.utils.html import format_html
 
 from config.admin_base import (
     DateRangeFilter,
+    IndexedSearchMixin,
     LargeListMixin,
     ReadOnlyAdmin,
-    StripeIdSearchMixin,
     TextFilter,
 )
 from payments.admin.common import short_time, stripe_link
@@ -46,7 +46,7 @@ class EventTypeFilter(TextFilter):
 
 
 @admin.register(StripeEvent)
-class StripeEventAdmin(LargeListMixin, StripeIdSearchMixin, ReadOnlyAdmin):
+class StripeEventAdmin(LargeListMixin, IndexedSearchMixin, ReadOnlyAdmin):
     """The webhook inbox: every event Stripe sent, and what became of it."""
 
     list_display = [
@@ -65,9 +65,11 @@ class StripeEventAdmin(LargeListMixin, StripeIdSearchMixin, ReadOnlyAdmin):
         ApiVersionFilter,
         EventTypeFilter,
     ]
-    search_fields = ["type"]
-    search_help_text = "A type (charge.refunded), or an event id (evt_)."
+    search_fields = ["=type"]
+    search_help_text = "A type, exactly (charge.refunded), or an event id (evt_)."
     stripe_id_search = {"evt_": ["stripe_id"]}
+    list_defer = ("payload",)  # big; on the detail page only
+    sortable_by = ["stripe_id", "received"]
     actions = ["process_again"]
     fields = [
         "stripe_id",
@@ -85,9 +87,6 @@ class StripeEventAdmin(LargeListMixin, StripeIdSearchMixin, ReadOnlyAdmin):
         "payload",
     ]
     readonly_fields = fields
-
-    def get_queryset(self, request: HttpRequest):
-        return super().get_queryset(request).defer("payload")  # big; on the detail page only
 
     @admin.display(description="Received", ordering="received_at")
     def received(self, obj: StripeEvent) -> str:

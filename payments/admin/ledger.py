@@ -4,6 +4,7 @@ import uuid
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ALL_VAR, ORDER_VAR
 from django.db.models import Exists, OuterRef
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -16,9 +17,13 @@ from django.utils.html import format_html
 from config.admin_base import (
     CsvColumn,
     DateRangeFilter,
+    IndexedSearchMixin,
+    KnownValuesFilter,
+    LargeListMixin,
     ReadOnlyAdmin,
     ReadOnlyInline,
     Totals,
+    parse_day_or_moment,
 )
 from config.errors import Refused
 from payments.admin.common import (
@@ -44,9 +49,32 @@ from payments.models import (
     Refund,
 )
 from payments.money import Money, parse_major_amount
+from payments.selectors import revenue
 from payments.services import refunds
 from payments.states import CLOSED_DISPUTE_STATUSES, PaymentKind, RefundStatus
 from payments.tasks import send_receipt
+
+# The reasons Stripe gives a dispute (its `reason` field), for the list's filter.
+DISPUTE_REASONS = [
+    (reason, reason.replace("_", " ").capitalize())
+    for reason in (
+        "bank_cannot_process",
+        "check_returned",
+        "credit_not_processed",
+        "customer_initiated",
+        "debit_not_authorized",
+        "duplicate",
+        "fraudulent",
+        "general",
+        "incorrect_account_details",
+        "insufficient_funds",
+        "noncompliant",
+        "product_not_received",
+        "product_unacceptable",
+        "subscription_canceled",
+        "unrecognized",
+    )
+]
 
 
 class RefundInline(ReadOnlyInline):
@@ -160,8 +188,9 @@ class PaymentAdmin(MoneyListAdmin):
         ArticleFilter,
         CampaignFilter,
     ]
-    search_fields = ["donor__email", "donor__name"]
-    search_help_text = "Email or name, or a Stripe id (pi_, ch_, in_, cus_)."
+    search_fields = ["donor__name", "donor__email"]
+    search_help_text = "An email address, a name, or a Stripe id (pi_, ch_, in_, cus_)."
+    email_search = ["donor__email"]
     stripe_id_search = {
         "pi_": ["stripe_payment_intent_id"],
         "ch_": ["stripe_charge_id"],
@@ -170,6 +199,7 @@ class PaymentAdmin(MoneyListAdmin):
         "cus_": ["donor__stripe_customer_id"],
     }
     list_select_related = ["donor"]
+    sortable_by = ["paid"]  # the ledger's index; other sorts would scan a million rows
     inlines = [RefundInline, DisputeInline]
     actions = ["resend_receipts"]
     fieldsets = [
@@ -227,7 +257,7 @@ class PaymentAdmin(MoneyListAdmin):
             .annotate(has_dispute=Exists(disputes), has_open_dispute=Exists(open_disputes))
         )
 
-    def list_totals(self, queryset) -> Totals:
+    def list_totals(self, queryset, per_currency: list[dict] | None = None) -> Totals:
         return money_totals(
             queryset,
             caption="Totals of the payments listed (every page), per currency. "
@@ -240,7 +270,36 @@ class PaymentAdmin(MoneyListAdmin):
                 "Fees": "fees",
                 "Net": lambda row: row["gross"] - row["refunded"] - row["fees"],
             },
+            per_currency=per_currency,
         )
+
+    # Filters the hourly sums answer (with the refunded rows): the whole ledger, a period
+    # from the dashboard, a currency, a kind. Anything else sums the rows themselves.
+    SUMMED_BY_THE_HOUR = {"paid_at__gte", "paid_at__lt", "currency__exact", "kind__exact"}
+
+    def totals_of(self, changelist) -> Totals:
+        """The whole ledger, or a period, currency or kind of it, totalled from the
+        hourly sums (payments/selectors/revenue.py), not from a million rows."""
+        params = changelist.params
+        if not changelist.query and set(params) <= self.SUMMED_BY_THE_HOUR | {ORDER_VAR, ALL_VAR}:
+            bounds = {}
+            for name in ("paid_at__gte", "paid_at__lt"):
+                text = str(params.get(name, "")).strip()
+                bounds[name] = parse_day_or_moment(text) if text else None
+                if text and bounds[name] is None:
+                    break  # the filter ignores a wrong date; so do the rows' totals
+            else:
+                kind = params.get("kind__exact") or None
+                if kind is None or kind in PaymentKind.values:
+                    per_currency = revenue.ledger_totals(
+                        start=bounds["paid_at__gte"],
+                        end=bounds["paid_at__lt"],
+                        currency=(params.get("currency__exact") or "").strip().upper() or None,
+                        kind=kind,
+                    )
+                    if per_currency is not None:
+                        return self.list_totals(changelist.queryset, per_currency)
+        return super().totals_of(changelist)
 
     @admin.display(description="Paid", ordering="paid_at")
     def paid(self, obj: Payment) -> str:
@@ -415,10 +474,12 @@ class RefundAdmin(MoneyListAdmin):
         ("created_at", DateRangeFilter),
         "status",
         ("currency", CurrencyFilter),
-        "reason",
+        ("reason", KnownValuesFilter.of(refunds.RefundReason.choices)),
     ]
-    search_fields = ["payment__donor__email", "payment__donor__name", "note"]
-    search_help_text = "Email, name or note, or a Stripe id (re_, pi_, ch_)."
+    search_fields = ["payment__donor__name", "payment__donor__email", "note"]
+    search_help_text = "An email address, a name or a note, or a Stripe id (re_, pi_, ch_)."
+    email_search = ["payment__donor__email"]
+    list_defer = ()
     stripe_id_search = {
         "re_": ["stripe_refund_id"],
         "pyr_": ["stripe_refund_id"],
@@ -504,10 +565,12 @@ class DisputeAdmin(MoneyListAdmin):
         ("opened_at", DateRangeFilter),
         "status",
         ("currency", CurrencyFilter),
-        "reason",
+        ("reason", KnownValuesFilter.of(DISPUTE_REASONS)),
     ]
-    search_fields = ["payment__donor__email", "payment__donor__name"]
-    search_help_text = "Email or name, or a Stripe id (dp_, du_, pi_, ch_)."
+    search_fields = ["payment__donor__name", "payment__donor__email"]
+    search_help_text = "An email address or a name, or a Stripe id (dp_, du_, pi_, ch_)."
+    email_search = ["payment__donor__email"]
+    list_defer = ()
     stripe_id_search = {
         "dp_": ["stripe_dispute_id"],
         "du_": ["stripe_dispute_id"],
@@ -577,10 +640,20 @@ class ReceiptSentFilter(admin.SimpleListFilter):
 
 
 @admin.register(Receipt)
-class ReceiptAdmin(ReadOnlyAdmin):
+class ReceiptAdmin(LargeListMixin, IndexedSearchMixin, ReadOnlyAdmin):
+    """One receipt per ledger row (a million rows): found by number, by the payer's
+    address or by the payment's Stripe id, newest first."""
+
     list_display = ["number", "email", "created_at", "sent_display", "times_sent"]
     list_filter = [ReceiptSentFilter]
-    search_fields = ["number", "email"]
+    search_fields = ["=number"]
+    search_help_text = "A receipt number, the payer's email address, or a Stripe id (pi_, ch_)."
+    email_search = ["payment__donor__email"]
+    stripe_id_search = {
+        "pi_": ["payment__stripe_payment_intent_id"],
+        "ch_": ["payment__stripe_charge_id"],
+    }
+    sortable_by = ["number"]
 
     @admin.display(description="Sent", ordering="sent_at")
     def sent_display(self, obj: Receipt) -> str:

@@ -179,3 +179,46 @@ def money_by_source(currency: str, period: Period, source: str) -> dict[str, Sou
         .order_by()
     )
     return {row[source]: SourceMoney(row["gifts"], row["payments"], row["amount"]) for row in rows}
+
+
+def ledger_totals(
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    currency: str | None = None,
+    kind: str | None = None,
+) -> list[dict] | None:
+    """Per currency, the ledger rows paid in [start, end) (a bound may be None: open) in
+    `currency` and of `kind` (None: any): {"currency", "count", "gross", "fees",
+    "refunded"}, ordered by currency. From the hourly sums and the refunded rows alone (a
+    partial index), never a pass over the ledger: what its admin list totals when it is
+    filtered only by these. None when a bound is not on the hour (sum the rows instead)."""
+    if any(bound is not None and not _on_the_hour(bound) for bound in (start, end)):
+        return None
+    hourly, paid = Q(), Q(amount_refunded__gt=0)
+    for name, value in (("gte", start), ("lt", end)):
+        if value is not None:
+            hourly &= Q(**{f"hour__{name}": value})
+            paid &= Q(**{f"paid_at__{name}": value})
+    for name, value in (("currency", currency), ("kind", kind)):
+        if value is not None:
+            hourly &= Q(**{name: value})
+            paid &= Q(**{name: value})
+    rows = {
+        row["currency"]: {**row, "refunded": 0}
+        for row in HourlyRevenue.objects.filter(hourly)
+        .values("currency")
+        .annotate(count=Sum("payments"), gross=Sum("gross"), fees=Sum("fees"))
+        .order_by()
+        if row["count"]
+    }
+    refunded = (
+        Payment.objects.filter(paid)
+        .values("currency")
+        .annotate(refunded=Sum("amount_refunded"))
+        .order_by()
+    )
+    for row in refunded:
+        if row["currency"] in rows:
+            rows[row["currency"]]["refunded"] = row["refunded"]
+    return [rows[code] for code in sorted(rows)]
