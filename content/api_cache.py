@@ -1,11 +1,16 @@
-"""The server-side cache of the support-block API: anonymous answers and articles, by slug.
+"""The server-side cache of the support-block API: anonymous answers and articles, by slug;
+and what drops the guests' cached donation, join and gift pages (payments/pages.py,
+`forget_reader_pages`) when what they show changes: suggested amounts, membership levels
+and their prices, articles. Connected here, the module every process imports at start
+(content/apps.py), so a change made anywhere (admin, a task, a command) drops them.
 
-Every key carries a version that `invalidate_support_cache()` replaces, so one call drops
-every cached block at once (no key listing). It is called when an article or its
-documents change (receivers below) and by whatever changes what a block shows, such as
-a campaign's counters. Entries also expire after SUPPORT_API_CACHE_SECONDS, so a change
-nobody announced shows within that time. Reading needs the cache only, never the
-database.
+Every entry is kept with the version of the cache it was made for, and read together
+with the current version in one round trip: `invalidate_support_cache()` replaces the
+version, so one call drops every cached block at once (no key listing). It is called
+when an article or its documents change (receivers below) and by whatever changes what a
+block shows, such as a campaign's counters. Entries also expire after
+SUPPORT_API_CACHE_SECONDS, so a change nobody announced shows within that time. Reading
+needs the cache only, never the database.
 """
 
 import secrets
@@ -16,26 +21,39 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
 from content.models import Article, ArticleDocument
+from members.models import LevelAmount, MembershipLevel
+from payments.models import SuggestedAmount
+from payments.pages import forget_reader_pages
 
 VERSION_KEY = "support-block:version"
 
 
-def _version() -> str:
-    version = cache.get(VERSION_KEY)
+def anonymous_name(slug: str) -> str:
+    """The entry of the anonymous answer for `slug` (its body and ETag)."""
+    return f"anonymous:{slug}"
+
+
+def article_name(slug: str) -> str:
+    """The entry of the published article with `slug` (and its documents), or its absence."""
+    return f"article:{slug}"
+
+
+def read(name: str) -> tuple[str, object | None]:
+    """(The cache's current version, the entry `name` kept for that version or None),
+    in one round trip to the cache."""
+    key = f"support-block:{name}"
+    found = cache.get_many([VERSION_KEY, key])
+    version = found.get(VERSION_KEY)
     if version is None:
         cache.add(VERSION_KEY, secrets.token_hex(6), timeout=None)
         version = cache.get(VERSION_KEY)
-    return str(version)
+    entry = found.get(key)
+    return version, (entry[1] if entry is not None and entry[0] == version else None)
 
 
-def anonymous_cache_key(slug: str) -> str:
-    """Where the anonymous answer for `slug` is cached (its body and ETag)."""
-    return f"support-block:{_version()}:anonymous:{slug}"
-
-
-def article_cache_key(slug: str) -> str:
-    """Where the published article with `slug` (and its documents) is cached, or its absence."""
-    return f"support-block:{_version()}:article:{slug}"
+def keep(name: str, version: str, value: object) -> None:
+    """Keep `value` as the entry `name` of cache `version` (from `read`)."""
+    cache.set(f"support-block:{name}", (version, value), cache_seconds())
 
 
 def invalidate_support_cache() -> None:
@@ -56,3 +74,15 @@ def cache_seconds() -> int:
 @receiver(post_delete, sender=ArticleDocument, dispatch_uid="support-cache-document-deleted")
 def _article_changed(**kwargs) -> None:
     invalidate_support_cache()
+
+
+@receiver(post_save, sender=Article, dispatch_uid="reader-pages-article-saved")
+@receiver(post_delete, sender=Article, dispatch_uid="reader-pages-article-deleted")
+@receiver(post_save, sender=SuggestedAmount, dispatch_uid="reader-pages-suggestion-saved")
+@receiver(post_delete, sender=SuggestedAmount, dispatch_uid="reader-pages-suggestion-deleted")
+@receiver(post_save, sender=MembershipLevel, dispatch_uid="reader-pages-level-saved")
+@receiver(post_delete, sender=MembershipLevel, dispatch_uid="reader-pages-level-deleted")
+@receiver(post_save, sender=LevelAmount, dispatch_uid="reader-pages-price-saved")
+@receiver(post_delete, sender=LevelAmount, dispatch_uid="reader-pages-price-deleted")
+def _page_data_changed(**kwargs) -> None:
+    forget_reader_pages()

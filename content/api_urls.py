@@ -2,6 +2,10 @@
 
 from django.urls import path
 
-from content.api import api
+from content.api import api, support_block_view
 
-urlpatterns = [path("", api.urls)]
+urlpatterns = [
+    # The hottest path first, as a plain view (same answer, no ninja per request)
+    path("support-block/<str:slug>", support_block_view),
+    path("", api.urls),
+]

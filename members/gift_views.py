@@ -17,13 +17,28 @@ from members import selectors
 from members.forms import GiftForm
 from members.services import gifts
 from payments.money import Money
-from payments.pages import json_endpoint, member_email, refuse_before_stripe, stripe_page, valid
+from payments.pages import (
+    json_endpoint,
+    member_email,
+    page_for_reader,
+    refuse_before_stripe,
+    stripe_page,
+    valid,
+)
 from payments.price_labels import GIFT, currencies_with_prices, pay_labels
 
 
 @require_GET
 def give(request: HttpRequest) -> HttpResponse:
     initial = GiftForm.initial_from_link(request.GET, referer=request.headers.get("Referer", ""))
+    # The date picker starts at today (GiftForm): a page of yesterday is not kept.
+    varies_on = {**initial, "today": timezone.localdate().isoformat()}
+    return page_for_reader(request, "gift", varies_on, lambda: _gift_page(request, initial))
+
+
+def _gift_page(request: HttpRequest, initial: dict[str, str]) -> tuple[str, dict]:
+    """The page for a giver who came with `initial` (the same for every guest)."""
+    initial = dict(initial)
     currency, months = initial["currency"], GiftForm.base_fields["months"].initial
     prices = gifts.gift_prices()
     # The price for the months starts in the amount box; gift.js keeps it in step with the
@@ -33,29 +48,26 @@ def give(request: HttpRequest) -> HttpResponse:
         initial["amount"] = str(Money(amount, currency).as_decimal())
     form = GiftForm(initial=initial, member_email=member_email(request))
     levels = _gift_levels(prices)
-    return render(
-        request,
-        "members/gift/give.html",
-        {
-            "form": form,
-            "level": levels.get(currency),
-            "prices": pay_labels(GIFT, amount, currency, months=months),
-            **stripe_page(
-                startUrl=reverse("gifts:start"),
-                prices=prices,
-                levels=levels,
-                currencies=currencies_with_prices(),
-            ),
-        },
-    )
+    return "members/gift/give.html", {
+        "form": form,
+        "level": levels.get(currency),
+        "prices": pay_labels(GIFT, amount, currency, months=months),
+        **stripe_page(
+            startUrl=reverse("gifts:start"),
+            prices=prices,
+            levels=levels,
+            currencies=currencies_with_prices(),
+        ),
+    }
 
 
 def _gift_levels(prices: dict[str, dict[int, int]]) -> dict[str, dict]:
     """{currency: {"name", "perks"}}: the level a gift membership is sold as, the one whose
     monthly price sets the gift's price (gifts.gift_prices), per currency."""
+    cheapest = selectors.cheapest_monthly_levels()  # one query, not one per currency
     levels = {}
-    for code, by_months in prices.items():
-        level = gifts.gift_level(code, monthly=by_months[1])
+    for code in prices:
+        level = cheapest.get(code)
         if level is not None:
             levels[code] = {"name": level.name, "perks": level.perks}
     return levels

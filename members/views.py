@@ -31,6 +31,7 @@ from payments.money import Money, parse_major_amount
 from payments.pages import (
     json_endpoint,
     member_email,
+    page_for_reader,
     payment_step,
     refuse_blocked,
     stripe_page,
@@ -148,35 +149,47 @@ def join(request: HttpRequest) -> HttpResponse:
     )
     if initial["interval"] not in Interval.values:
         initial["interval"] = Interval.MONTH
-    currency, interval = initial["currency"], initial["interval"]
-    choices = selectors.join_choices(currency, interval, _linked_amount(request.GET, currency))
-    amount = choices.amount
-    if amount is not None:
-        initial["amount"] = str(Money(amount, currency).as_decimal())
-    form = JoinForm(initial=initial, member_email=member_email(request))
+    linked = _linked_amount(request.GET, initial["currency"])
     # A reader who signs in first comes back here from the sign-in page (their Referer
     # then): the link back names the page that sent them.
     back = request.GET.copy()
     if initial["referrer"]:
         back["ref"] = initial["referrer"]
-    current = selectors.billed_membership(request.user)
-    return render(
+    login_next = f"{request.path}?{back.urlencode()}" if back else request.path
+    return page_for_reader(
         request,
-        "members/join.html",
-        {
-            "form": form,
-            "level_cards": choices.cards,
-            "current": current if current and current.has_perks else None,
-            "article": source_article(initial["source"]),
-            "login_next": f"{request.path}?{back.urlencode()}" if back else request.path,
-            "prices": pay_labels(MEMBERSHIP, amount, currency, interval=interval),
-            **stripe_page(
-                startUrl=reverse("members:join_start"),
-                levelPrices=choices.prices,
-                currencies=currencies_with_prices(),
-            ),
-        },
+        "join",
+        {**initial, "linked": linked, "login_next": login_next},
+        lambda: _join_page(request, initial, linked, login_next),
     )
+
+
+def _join_page(
+    request: HttpRequest, initial: dict[str, str], linked: int | None, login_next: str
+) -> tuple[str, dict]:
+    """The page for a reader who came with `initial`; a member's own membership only when
+    signed in."""
+    initial = dict(initial)
+    currency, interval = initial["currency"], initial["interval"]
+    choices = selectors.join_choices(currency, interval, linked)
+    amount = choices.amount
+    if amount is not None:
+        initial["amount"] = str(Money(amount, currency).as_decimal())
+    form = JoinForm(initial=initial, member_email=member_email(request))
+    current = selectors.billed_membership(request.user) if request.user.is_authenticated else None
+    return "members/join.html", {
+        "form": form,
+        "level_cards": choices.cards,
+        "current": current if current and current.has_perks else None,
+        "article": source_article(initial["source"]),
+        "login_next": login_next,
+        "prices": pay_labels(MEMBERSHIP, amount, currency, interval=interval),
+        **stripe_page(
+            startUrl=reverse("members:join_start"),
+            levelPrices=choices.prices,
+            currencies=currencies_with_prices(),
+        ),
+    }
 
 
 # The memberships this browser started and may confirm and see (newest last, at most
@@ -389,7 +402,7 @@ def membership_change(request: HttpRequest) -> HttpResponse:
         except Refused as exc:
             add_refusal(form, exc)
         except gateway.GatewayError as exc:
-            form.add_error(None, f"{exc.user_message} Your membership is unchanged.")
+            form.add_error(None, self_service.not_done_message(exc))
         else:
             messages.success(request, said)
             return redirect("members:account")
@@ -448,7 +461,7 @@ def membership_cancel(request: HttpRequest) -> HttpResponse:
         except Refused as exc:
             add_refusal(form, exc)
         except gateway.GatewayError as exc:
-            form.add_error(None, f"{exc.user_message} Your membership is unchanged.")
+            form.add_error(None, self_service.not_done_message(exc))
         else:
             ends = membership.current_period_end
             when = f" on {ends:%-d %B %Y}" if ends else " at the end of the period paid for"
@@ -471,7 +484,7 @@ def membership_resume(request: HttpRequest) -> HttpResponse:
     except Refused as exc:
         messages.error(request, exc.message)
     except gateway.GatewayError as exc:
-        messages.error(request, f"{exc.user_message} Your membership is unchanged.")
+        messages.error(request, self_service.not_done_message(exc))
     else:
         messages.success(request, "Your membership will carry on. Thank you for staying.")
     return redirect("members:account")

@@ -1,13 +1,23 @@
 """What every page with a card form shares (give, gift membership, join, card update):
-Stripe.js page data, the card-testing checks before Stripe is called, the answer
-that tells the page's script what to do next, and the one error mapping of their
-JSON endpoints."""
+Stripe.js page data, the pages a guest gets from the cache, the card-testing checks
+before Stripe is called, the answer that tells the page's script what to do next, and
+the one error mapping of their JSON endpoints."""
 
 import functools
-from collections.abc import Callable
+import hashlib
+import secrets
+from collections.abc import Callable, Mapping
 
 from django.conf import settings
-from django.http import HttpRequest, JsonResponse
+from django.contrib.messages import get_messages
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.cache import cache
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import render
+from django.utils.cache import patch_cache_control, patch_vary_headers
 from django.utils.module_loading import import_string
 
 from config import ratelimit
@@ -62,6 +72,81 @@ def stripe_page(**page_data) -> dict:
         },
         "stripe_js_url": settings.STRIPE_JS_URL,
     }
+
+
+# --- Pages a guest gets from the cache ---------------------------------------------------
+
+# Seconds a guest's page is kept: the longest a change nobody announced (an article whose
+# publication time passes, a bulk update, a new deploy's templates) takes to show.
+# Announced changes (forget_reader_pages: prices, levels, articles) show at once.
+READER_PAGE_SECONDS = 60
+READER_PAGES_VERSION_KEY = "reader-pages:version"
+
+
+def forget_reader_pages() -> None:
+    """Drop every cached guest page (the next ones are rendered afresh): called when what
+    they show changes (content/api_cache.py connects it to the models they read).
+    A new random version, so a version lost from the cache never comes back to an old one."""
+    cache.set(READER_PAGES_VERSION_KEY, secrets.token_hex(6), timeout=None)
+
+
+@receiver(setting_changed, dispatch_uid="reader-pages-setting-changed")
+def _setting_changed(*, setting: str, **kwargs) -> None:
+    """A setting a page shows (the newsroom's name, currencies...) changed in this process
+    (tests, override_settings): its pages are rendered afresh."""
+    if setting != "CACHES":
+        forget_reader_pages()
+
+
+def page_for_reader(
+    request: HttpRequest,
+    name: str,
+    varies_on: Mapping[str, object],
+    page: Callable[[], tuple[str, dict]],
+) -> HttpResponse:
+    """The page `page()` describes (template name, context), for this reader.
+
+    A guest with no message waiting gets it from the cache when there (no query, no
+    rendering): it is the same for every guest given `varies_on`, everything of the
+    request the page shows. Only the CSRF token differs: the cached page holds a
+    placeholder, replaced with this reader's token (so the cookie is set as usual).
+    A signed-in reader's page (their email, their membership) is rendered for them and
+    never cached. Either way the answer is private to the browser (it holds its token).
+    """
+    if request.user.is_authenticated or len(get_messages(request)):
+        template, context = page()
+        return _private(render(request, template, context))
+    key = f"reader-pages:{name}:{_digest(varies_on)}"
+    found = cache.get_many([READER_PAGES_VERSION_KEY, key])
+    version = found.get(READER_PAGES_VERSION_KEY)
+    if version is None:
+        cache.add(READER_PAGES_VERSION_KEY, secrets.token_hex(6), timeout=None)
+        version = cache.get(READER_PAGES_VERSION_KEY)
+    entry = found.get(key)
+    if entry is None or entry[0] != version:
+        placeholder = secrets.token_hex(16)
+        template, context = page()
+        rendered = render(request, template, {**context, "csrf_token": placeholder})
+        entry = (version, rendered.content, placeholder.encode())
+        cache.set(key, entry, READER_PAGE_SECONDS)
+    _, body, placeholder = entry
+    token = get_token(request).encode()
+    return _private(HttpResponse(body.replace(placeholder, token)))
+
+
+def _digest(varies_on: Mapping[str, object]) -> str:
+    """What the page varies on, and this build's static files (a deploy's new scripts)."""
+    manifest = getattr(staticfiles_storage, "manifest_hash", "")
+    text = repr((manifest, sorted(varies_on.items())))
+    return hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+
+
+def _private(response: HttpResponse) -> HttpResponse:
+    """Kept by no shared cache, and asked again each time: it carries the reader's CSRF
+    token, which signing in or out replaces."""
+    patch_cache_control(response, private=True, no_cache=True)
+    patch_vary_headers(response, ("Cookie",))
+    return response
 
 
 def member_email(request: HttpRequest) -> str | None:

@@ -14,6 +14,7 @@ from payments.money import Money
 from payments.pages import (
     json_endpoint,
     member_email,
+    page_for_reader,
     payment_step,
     refuse_before_stripe,
     stripe_page,
@@ -28,6 +29,11 @@ def give(request: HttpRequest) -> HttpResponse:
     initial = DonationForm.initial_from_link(
         request.GET, referer=request.headers.get("Referer", "")
     )
+    return page_for_reader(request, "give", initial, lambda: _give_page(request, initial))
+
+
+def _give_page(request: HttpRequest, initial: dict[str, str]) -> tuple[str, dict]:
+    """The page for a reader who came with `initial` (the same for every guest)."""
     suggested = selectors.suggested_amounts()
     suggestions = {
         code: [{"amount": s.amount, "label": str(s), "default": s.is_default} for s in amounts]
@@ -35,25 +41,22 @@ def give(request: HttpRequest) -> HttpResponse:
     }
     # The default suggestion starts in the amount box (as give.js does on a currency change),
     # so the button and the fee cover say the amount from the first paint.
+    initial = dict(initial)
     currency = initial["currency"]
     amount = next((s.amount for s in suggested.get(currency, []) if s.is_default), None)
     if amount is not None:
         initial["amount"] = str(Money(amount, currency).as_decimal())
     form = DonationForm(initial=initial, member_email=member_email(request))
-    return render(
-        request,
-        "payments/give.html",
-        {
-            "form": form,
-            "article": source_article(initial["source"]),
-            "prices": pay_labels(ONCE, amount, currency),
-            **stripe_page(
-                startUrl=reverse("payments:give_start"),
-                suggestions=suggestions,
-                currencies=currencies_with_prices(),
-            ),
-        },
-    )
+    return "payments/give.html", {
+        "form": form,
+        "article": source_article(initial["source"]),
+        "prices": pay_labels(ONCE, amount, currency),
+        **stripe_page(
+            startUrl=reverse("payments:give_start"),
+            suggestions=suggestions,
+            currencies=currencies_with_prices(),
+        ),
+    }
 
 
 @require_POST

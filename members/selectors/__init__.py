@@ -18,7 +18,7 @@ from members.models import (
     NewsletterSubscription,
     User,
 )
-from members.states import PERK_STATUSES, MembershipKind, MembershipStatus
+from members.states import PERK_STATUSES, Interval, MembershipKind, MembershipStatus
 from payments import stripe_gateway as gateway
 from payments.models import Payment, Receipt
 from payments.money import Money
@@ -260,6 +260,21 @@ def level_for(amount: int, currency: str, interval: str) -> MembershipLevel | No
         .first()
     )
     return price.level if price else None
+
+
+def cheapest_monthly_levels() -> dict[str, MembershipLevel]:
+    """{currency: the active level with the lowest monthly price there}: for each currency
+    what `level_for(that price, currency, "month")` names (the level a gift membership
+    gives), in one query."""
+    levels: dict[str, MembershipLevel] = {}
+    prices = (
+        LevelAmount.objects.filter(interval=Interval.MONTH, level__is_active=True)
+        .select_related("level")
+        .order_by("currency", "amount", "level__position", "pk")
+    )
+    for price in prices:
+        levels.setdefault(price.currency, price.level)
+    return levels
 
 
 # --- Newsletters -------------------------------------------------------------------------
