@@ -4,7 +4,8 @@ import re
 import time
 
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import cache, caches
+from django.core.cache.backends.redis import RedisCache
 from django.core.exceptions import ImproperlyConfigured
 
 from config.errors import TooManyAttempts
@@ -24,10 +25,14 @@ def parse_rate(rate: str) -> tuple[int, int]:
     return int(count), window
 
 
+def _window_key(scope: str, key: str, window: int, now: float) -> str:
+    return f"ratelimit:{scope}:{key}:{int(now // window)}"
+
+
 def allow(scope: str, key: str, rate: str) -> bool:
     """Count one hit for `key`; False once the rate is exceeded in the current window."""
     limit, window = parse_rate(rate)
-    cache_key = f"ratelimit:{scope}:{key}:{int(time.time() // window)}"
+    cache_key = _window_key(scope, key, window, time.time())
     if cache.add(cache_key, 1, timeout=window):
         return limit >= 1
     try:
@@ -38,10 +43,32 @@ def allow(scope: str, key: str, rate: str) -> bool:
 
 
 def require(*limits: tuple[str, str, str]) -> None:
-    """Count one hit in each (scope, key, rate); raise TooManyAttempts (429) if any is over."""
+    """Count one hit in each (scope, key, rate); raise TooManyAttempts (429) if any is over.
+
+    On Redis every counter is counted in one round trip (a MULTI pipeline: for each, a
+    SET NX with the window's expiry, then INCR); elsewhere one by one with `allow`."""
+    backend = caches["default"]
+    if not limits:
+        return
+    if not isinstance(backend, RedisCache):
+        for scope, key, rate in limits:
+            if not allow(scope, key, rate):
+                raise TooManyAttempts()
+        return
+    now = time.time()
+    counted = []
     for scope, key, rate in limits:
-        if not allow(scope, key, rate):
-            raise TooManyAttempts()
+        limit, window = parse_rate(rate)
+        counted.append(
+            (backend.make_and_validate_key(_window_key(scope, key, window, now)), window, limit)
+        )
+    pipe = backend._cache.get_client(counted[0][0], write=True).pipeline(transaction=True)
+    for cache_key, window, _ in counted:
+        pipe.set(cache_key, 0, ex=window, nx=True)
+        pipe.incr(cache_key)
+    counts = pipe.execute()[1::2]
+    if any(count > limit for count, (_, _, limit) in zip(counts, counted, strict=True)):
+        raise TooManyAttempts()
 
 
 def email_key(email: str) -> str:

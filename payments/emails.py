@@ -3,12 +3,12 @@
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import F, Q, Value
 from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils import timezone
 
+from config.db import without_disk_wait
 from config.emails import send_templated
 from payments.models import Receipt, Refund
 from payments.money import Money
@@ -20,30 +20,24 @@ CLAIM_TIMEOUT = timedelta(minutes=10)
 
 
 def _claimed(model, pk: int, claim_field: str, sent_field: str, *, again: bool) -> bool:
-    """Claim one email for this sender, in its own short transaction (exactly-once).
+    """Claim one email for this sender: one conditional UPDATE of the email's own row
+    (atomic on its own, so exactly-once without a transaction block or a lock held).
 
-    Only the email's own row is locked (see the lock order in payments.services).
     Refused when it was sent already (unless `again`, a staff resend), or when
     another sender holds a claim younger than CLAIM_TIMEOUT.
     """
     now = timezone.now()
-    with transaction.atomic():
-        row = model.objects.select_for_update(of=("self",)).get(pk=pk)
-        claimed_at = getattr(row, claim_field)
-        if getattr(row, sent_field) is not None and not again:
-            return False
-        if claimed_at is not None and claimed_at > now - CLAIM_TIMEOUT:
-            return False
-        setattr(row, claim_field, now)
-        row.save(update_fields=[claim_field])
-    return True
+    free = Q(**{f"{claim_field}__isnull": True}) | Q(**{f"{claim_field}__lte": now - CLAIM_TIMEOUT})
+    if not again:
+        free &= Q(**{f"{sent_field}__isnull": True})
+    return bool(without_disk_wait(model.objects.filter(free, pk=pk)).update(**{claim_field: now}))
 
 
 def send_receipt(payment_pk: int, *, resend: bool = False) -> bool:
     """Email the receipt of a ledger row once (or again when staff resend it).
 
-    The claim is recorded before sending and the result after, each in its own
-    short transaction, so no lock is held while the mail server is slow, two
+    The claim is recorded before sending and the result after, each one statement of
+    its own, so no lock is held while the mail server is slow, two
     senders never both send, and a sender that died after claiming leaves the
     receipt to the sweeper (`send_unsent_emails`) once its claim is stale.
     """
@@ -70,6 +64,7 @@ def send_receipt(payment_pk: int, *, resend: bool = False) -> bool:
     except Exception:
         Receipt.objects.filter(pk=receipt.pk).update(claimed_at=None)  # not sent: free it
         raise
+    # Waits for the disk, and with it the ledger row logged before it (config/db.py).
     Receipt.objects.filter(pk=receipt.pk).update(
         sent_at=Coalesce("sent_at", Value(timezone.now())),
         times_sent=F("times_sent") + 1,

@@ -49,6 +49,10 @@ def default_terms(payment: Payment) -> ReceiptTerms:
 
 
 def receipt_terms(payment: Payment) -> ReceiptTerms:
-    """The words and the tax line for this payment's receipt."""
-    described = _describer(payment) if _describer is not None else None
-    return described or default_terms(payment)
+    """The words and the tax line for this payment's receipt; worked out once per payment
+    object (a receipt's email renders them twice, in its text and its HTML part)."""
+    terms = getattr(payment, "_receipt_terms", None)
+    if terms is None:
+        described = _describer(payment) if _describer is not None else None
+        terms = payment._receipt_terms = described or default_terms(payment)
+    return terms

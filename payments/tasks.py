@@ -13,7 +13,7 @@ from payments.services import inbox
 # is an OSError), a deadlock or serialization failure (OperationalError), a lost
 # database connection (InterfaceError). Retried with backoff; whatever is still
 # undone after that is picked up by a beat task (`send_unsent_emails`,
-# `reconcile_stripe_events`).
+# `enqueue_pending_stripe_events`, `reconcile_stripe_events`).
 TRANSIENT = (OSError, OperationalError, InterfaceError)
 
 
@@ -56,6 +56,14 @@ def send_unsent_emails(older_than_minutes: int = 3) -> dict[str, int]:
     for refund_pk in notices:
         send_refund_notice.delay(refund_pk)
     return {"receipts": len(receipts), "refund_notices": len(notices)}
+
+
+@shared_task
+def enqueue_pending_stripe_events(older_than_seconds: int = 60) -> int:
+    """Beat, every 30 s: enqueue stored events still pending a while after they arrived
+    (never enqueued: the broker was down or slow; or their task lost). See
+    inbox.enqueue_pending_events."""
+    return inbox.enqueue_pending_events(older_than=timedelta(seconds=older_than_seconds))
 
 
 @shared_task

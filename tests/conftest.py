@@ -90,7 +90,11 @@ def process_name() -> str:
 
 
 def _redis_cache() -> bool:
-    return settings.CACHES["default"]["BACKEND"].endswith(".RedisCache")
+    from django.core.cache.backends.redis import RedisCache
+    from django.utils.module_loading import import_string
+
+    # The backend's class, not the cache: that is made once KEY_PREFIX is set below.
+    return issubclass(import_string(settings.CACHES["default"]["BACKEND"]), RedisCache)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -103,8 +107,16 @@ def pytest_configure(config: pytest.Config) -> None:
     from config.celery import app
 
     if not settings.CELERY_TASK_ALWAYS_EAGER:
-        # Tasks sent here go to, and this process's worker takes from, this queue only.
+        # Tasks sent here go to, and this process's worker takes from, this queue only,
+        # and this process's own namesake of each routed queue (emails).
         app.conf.task_default_queue = name
+        app.conf.task_routes = {
+            task: {**route, "queue": f"{name}-{route['queue']}"}
+            for task, route in settings.CELERY_TASK_ROUTES.items()
+        }
+        # The worker's threads close their database connections after each task (not
+        # every CELERY_DB_REUSE_MAX tasks), so the test database can be dropped at the end.
+        app.conf.CELERY_DB_REUSE_MAX = None
     if _redis_cache():
         # Rate-limit counters of this process under its own prefix (see clear_cache).
         settings.CACHES["default"]["KEY_PREFIX"] = name
@@ -198,6 +210,7 @@ def celery_worker():
     assert app.amqp.default_queue.name == queue == process_name(), (
         f"Celery's default queue was fixed before pytest_configure named it: {queue}"
     )
+    queues = process_queues()
     app.control.purge()  # tasks left over from an interrupted run
     running = _RunningTasks()
     signals.task_prerun.connect(running.started, weak=False)
@@ -209,12 +222,21 @@ def celery_worker():
             concurrency=4,
             perform_ping_check=False,
             loglevel="WARNING",
-            queues=[queue],  # not the queues of workers a test starts itself
+            queues=queues,  # not the queues of workers a test starts itself
         ) as worker:
             worker.running = running
             yield worker
     finally:
-        _delete_queue(app, queue)
+        for name in queues:
+            _delete_queue(app, name)
+
+
+def process_queues() -> list[str]:
+    """This process's queues: its default one, then those tasks are routed to (emails)."""
+    from config.celery import app
+
+    routed = {route["queue"] for route in (app.conf.task_routes or {}).values()}
+    return [app.conf.task_default_queue, *sorted(routed)]
 
 
 def _delete_queue(app, name: str) -> None:
@@ -250,7 +272,8 @@ def _wait_until_quiet(worker, timeout: float = 15) -> None:
     quiet_checks = 0
     with app.connection_for_read() as connection:
         while quiet_checks < 2 and time.monotonic() < deadline:
-            queued = connection.default_channel.client.llen(app.conf.task_default_queue)
+            client = connection.default_channel.client
+            queued = sum(client.llen(name) for name in process_queues())
             quiet_checks = quiet_checks + 1 if worker.running.count == 0 and not queued else 0
             time.sleep(0.1)
 

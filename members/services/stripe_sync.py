@@ -10,6 +10,7 @@ import logging
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Exists
 from django.utils import timezone
 
 from members.models import Membership
@@ -105,11 +106,21 @@ def lock_membership(pk: int) -> Membership:
 
 
 def _membership_for(
-    subscription_id: str, metadata: dict | None = None, *, lock: bool = True
+    subscription_id: str,
+    metadata: dict | None = None,
+    *,
+    lock: bool = True,
+    invoice_id: str | None = None,
 ) -> Membership | None:
-    query = Membership.objects.select_related("donor")
+    """The subscription's membership (locked unless told), its donor and account with it;
+    with `invoice_id`, annotated `invoice_recorded`: whether that invoice is on the ledger."""
+    query = Membership.objects.select_related("donor", "user")
     if lock:
         query = query.select_for_update(of=("self",))
+    if invoice_id:
+        query = query.annotate(
+            invoice_recorded=Exists(Payment.objects.filter(stripe_invoice_id=invoice_id))
+        )
     membership = query.filter(stripe_subscription_id=subscription_id).first()
     public_id = (metadata or {}).get(META_MEMBERSHIP)
     if membership is None and public_id:
@@ -176,15 +187,23 @@ def sync_subscription(
         return membership
 
 
-def _learn_membership(invoice: gateway.InvoiceInfo) -> bool:
-    """Whether the invoice's membership is known: learnt from Stripe (its subscription,
-    read with no lock held) when the subscription's own events are still to come."""
+def _learn_membership(invoice: gateway.InvoiceInfo) -> Membership | None:
+    """The invoice's membership (not locked; annotated `invoice_recorded`), learnt from
+    Stripe (its subscription, read with no lock held) when the subscription's own events
+    are still to come."""
     if not invoice.subscription_id:
-        return False
-    if _membership_for(invoice.subscription_id, invoice.subscription_metadata, lock=False):
-        return True
+        return None
+    known = _membership_for(
+        invoice.subscription_id, invoice.subscription_metadata, lock=False, invoice_id=invoice.id
+    )
+    if known is not None:
+        return known
     subscription = gateway.retrieve_subscription(invoice.subscription_id)
-    return sync_subscription(subscription, as_of=stripe_now()) is not None
+    if sync_subscription(subscription, as_of=stripe_now()) is None:
+        return None
+    return _membership_for(
+        invoice.subscription_id, invoice.subscription_metadata, lock=False, invoice_id=invoice.id
+    )
 
 
 def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Payment | None:
@@ -195,15 +214,16 @@ def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Pay
     (the subscription of an invoice not known yet, the charge and its fee) is read
     first; the membership is then locked to record it.
     """
-    if not _learn_membership(invoice):
+    known = _learn_membership(invoice)
+    if known is None:
         return None
-    paid = None
-    if not Payment.objects.filter(stripe_invoice_id=invoice.id).exists():
-        paid = ledger.read_invoice_payment(invoice)
+    paid = None if known.invoice_recorded else ledger.read_invoice_payment(invoice)
     with transaction.atomic():
         membership = _locked_membership_for(invoice.subscription_id, invoice.subscription_metadata)
         if membership is None:
             return None
+        # (whether the invoice is on the ledger is read after the lock, by a statement of
+        # its own: a locking statement's subqueries see the snapshot from before its wait)
         payment = ledger.record_invoice_payment(
             paid,
             invoice_id=invoice.id,
@@ -220,7 +240,17 @@ def record_paid_invoice(invoice: gateway.InvoiceInfo, *, as_of: datetime) -> Pay
             ):
                 membership.current_period_end = invoice.period_end
             membership.stripe_synced_at = as_of
-            membership.save()
+            # Only what a paid invoice moves (and the subscription id a lookup by our
+            # metadata may have learnt): never the whole row.
+            membership.save(
+                update_fields=[
+                    "status",
+                    "current_period_end",
+                    "stripe_synced_at",
+                    "stripe_subscription_id",
+                    "updated_at",
+                ]
+            )
             announce_changes(membership)
         return payment
 

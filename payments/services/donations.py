@@ -5,8 +5,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
+from config.db import this_transaction_without_disk_wait
 from config.errors import Refused
 from payments import card_testing
 from payments import stripe_gateway as gateway
@@ -15,10 +16,10 @@ from payments.models import Donation
 from payments.money import Money
 from payments.services.cards import entered_card, one_card_at_a_time
 from payments.services.donors import (
+    customer_for,
     ensure_stripe_customer,
-    get_or_create_donor,
-    keep_stripe_customer,
-    stripe_customer_for,
+    find_donor,
+    store_donor,
 )
 from payments.services.ledger import META_DONATION, META_KIND
 from payments.states import (
@@ -82,30 +83,39 @@ def start_donation(
     The donor's Stripe customer is found or made first, with no transaction open (under
     a key derived from the email); the donor and the gift are then stored in one short
     transaction, with whatever `stored_with(gift)` stores alongside (a gift
-    membership's own record).
+    membership's own record). A new donor costs one query before Stripe and two INSERTs
+    after; a donor read before Stripe and changed meanwhile by another start (stored, or
+    given a customer) is read again and the gift stored once.
     """
     currency = currency.upper()
     check_amount(amount, currency)
-    for _ in range(2):
-        customer_id = stripe_customer_for(email, name=name, user=user)
-        with transaction.atomic():
-            donor = get_or_create_donor(email, name=name, user=user)
-            keep_stripe_customer(donor, customer_id)
-            if donor.stripe_customer_id != customer_id:
-                continue  # another start stored the donor's customer first: use that one
-            donation = Donation.objects.create(
-                donor=donor,
-                name=name.strip(),
-                user=user,
-                amount=amount,
-                fee_cover=fee_cover(amount, currency) if cover_fees else 0,
-                currency=currency,
-                kind=kind,
-                client_ip=card_testing.valid_ip(client_ip),
-                **(attribution or {}),
-            )
-            if stored_with is not None:
-                stored_with(donation)
+    email = email.strip().lower()
+    gift = {
+        "name": name.strip(),
+        "user": user,
+        "amount": amount,
+        "fee_cover": fee_cover(amount, currency) if cover_fees else 0,
+        "currency": currency,
+        "kind": kind,
+        "client_ip": card_testing.valid_ip(client_ip),
+        **(attribution or {}),
+    }
+    for attempt in range(2):
+        found = find_donor(email)
+        customer_id = customer_for(found, email, name=name, user=user)
+        try:
+            with transaction.atomic():
+                this_transaction_without_disk_wait()  # a start is no money (config/db.py)
+                donor = store_donor(found, email, customer_id, name=name, user=user)
+                if donor is None:
+                    continue  # another start stored the donor's customer first: use that one
+                donation = Donation.objects.create(donor=donor, **gift)
+                if stored_with is not None:
+                    stored_with(donation)
+        except IntegrityError:
+            if attempt:
+                raise  # not a race: something else is wrong
+            continue  # the donor was stored (or erased) by another request meanwhile
         return donation
     raise gateway.GatewayError(gateway.GENERIC_MESSAGE, detail="Stripe customer changed twice")
 

@@ -72,11 +72,64 @@ def stripe_customer_for(email: str, *, name: str = "", user=None) -> str:
     start that fails at Stripe stores nothing. The caller stores the donor afterwards, in
     its own transaction, and keeps this customer on it (`keep_stripe_customer`)."""
     email = email.strip().lower()
-    donor = Donor.objects.filter(email=email).first()
-    if donor is None:
+    return customer_for(find_donor(email), email, name=name, user=user)
+
+
+def find_donor(email: str) -> Donor | None:
+    """The donor of this (lower-cased) address, if there is one: one query."""
+    return Donor.objects.filter(email=email).first()
+
+
+def _owner(user, email: str):
+    """`user` when they own the (lower-cased) address, else None."""
+    return user if user is not None and user.email.strip().lower() == email else None
+
+
+def customer_for(found: Donor | None, email: str, *, name: str = "", user=None) -> str:
+    """`stripe_customer_for`, given the donor `find_donor(email)` found (or None): asks
+    Stripe only when that donor has no customer yet. Call it with no transaction open."""
+    if found is None:
         return _create_customer(email, name)
-    if donor.stripe_customer_id:
-        return donor.stripe_customer_id
-    owner = user is not None and user.email.strip().lower() == email
-    renames = owner and name and donor.user_id in (None, user.pk)
-    return _create_customer(email, name if renames else donor.name)
+    if found.stripe_customer_id:
+        return found.stripe_customer_id
+    owner = _owner(user, email)
+    renames = owner is not None and name and found.user_id in (None, owner.pk)
+    return _create_customer(email, name if renames else found.name)
+
+
+def store_donor(
+    found: Donor | None, email: str, customer_id: str, *, name: str = "", user=None
+) -> Donor | None:
+    """In the caller's transaction, the donor `get_or_create_donor` would give, with
+    `customer_id` kept on it; `found` is what `find_donor(email)` read before Stripe was
+    asked (`customer_for`). None when another request stored another customer on that
+    donor meanwhile: the caller starts again with a fresh `find_donor`.
+
+    A new donor is one INSERT; an address someone else stored meanwhile raises
+    IntegrityError, which ends the caller's transaction (it starts again). A donor found
+    costs a write only when something changes: its first customer, or the signed-in
+    owner's name and account (a guest's request never changes a stored donor).
+    """
+    owner = _owner(user, email)
+    if found is None:
+        return Donor.objects.create(
+            email=email, name=name, user=owner, stripe_customer_id=customer_id
+        )
+    if not found.stripe_customer_id:
+        kept = Donor.objects.filter(pk=found.pk, stripe_customer_id__isnull=True).update(
+            stripe_customer_id=customer_id
+        )
+        if not kept:
+            return None
+        found.stripe_customer_id = customer_id
+    elif found.stripe_customer_id != customer_id:
+        return None
+    if owner is not None and found.user_id in (None, owner.pk):
+        changed = {}
+        if name and found.name != name:
+            changed["name"] = found.name = name
+        if found.user_id is None:
+            changed["user"] = found.user = owner
+        if changed:
+            Donor.objects.filter(pk=found.pk).update(**changed)
+    return found

@@ -5,7 +5,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Exists, Q
 
 from payments import stripe_gateway as gateway
 from payments.models import Donation, Donor, Payment, Receipt
@@ -64,38 +64,53 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
     Returns None for PaymentIntents that are not ours (no donation metadata),
     such as membership invoices, which are recorded from their invoice.
 
-    The charge (and its fee, when the event does not carry it) is read from Stripe
-    before the gift is locked; under the lock the row is written unless a concurrent
-    run (the page, a repeated event) wrote it first.
+    The gift and whether its PaymentIntent is on the ledger already are read in one
+    query; the charge (and its fee, when the event does not carry it) is then read from
+    Stripe before the gift is locked. Under the lock the row is written unless a run that
+    got there first wrote it; the gift's own row changes only in the fields that move.
     """
     if intent.status != "succeeded" or not intent.metadata.get(META_DONATION):
         return None
-    public_id = intent.metadata[META_DONATION]
-    donation = Donation.objects.filter(public_id=public_id).first()
+    recorded = Payment.objects.filter(stripe_payment_intent_id=intent.id)
+    donation = (
+        Donation.objects.filter(public_id=intent.metadata[META_DONATION])
+        .annotate(recorded=Exists(recorded))
+        .first()
+    )
     if donation is None:
         logger.warning("PaymentIntent %s names an unknown donation", intent.id)
         return None
-    charge = None
-    if not Payment.objects.filter(stripe_payment_intent_id=intent.id).exists():
-        charge = _believable_charge(intent, donation)  # Stripe's word, read with no lock held
+    # Stripe's word, read with no lock held (ledger rows are never deleted: once
+    # recorded, the charge is not needed again).
+    charge = None if donation.recorded else _believable_charge(intent, donation)
     with transaction.atomic():
         donation = (
             Donation.objects.select_for_update(of=("self",))
             .select_related("donor")
             .get(pk=donation.pk)
         )
-        payment = Payment.objects.filter(stripe_payment_intent_id=intent.id).first()
-        if payment is None:  # (ledger rows are never deleted: the charge was read above)
-            payment = _record_gift_payment(donation, intent, charge)
+        # Read after the lock is taken, in a statement of its own: a run that held the
+        # lock before us has committed its row by now, and only a new statement sees it
+        # (a subquery of the locking statement would read the snapshot from before the
+        # wait). One query: this PaymentIntent's row, and the gift's first payment.
+        rows = list(
+            Payment.objects.filter(Q(stripe_payment_intent_id=intent.id) | Q(donation=donation))
+        )
+        payment = next((p for p in rows if p.stripe_payment_intent_id == intent.id), None)
+        if payment is None:
+            linked = any(p.donation_id == donation.pk for p in rows)
+            payment = _record_gift_payment(donation, intent, charge, linked=linked)
         if DONATION.advance(donation, DonationStatus.SUCCEEDED):
             donation.stripe_payment_intent_id = intent.id
-            donation.save()
+            donation.save(update_fields=["status", "stripe_payment_intent_id", "updated_at"])
         return payment
 
 
 def _record_gift_payment(
-    donation: Donation, intent: gateway.IntentInfo, charge: gateway.ChargeInfo
+    donation: Donation, intent: gateway.IntentInfo, charge: gateway.ChargeInfo, *, linked: bool
 ) -> Payment:
+    """The ledger row and its receipt; the (locked) donation is linked to its first payment
+    only (`linked`: it has one; a second card that also succeeded is a row of its own)."""
     payment = Payment.objects.create(
         donor=donation.donor,
         kind=donation.kind,
@@ -103,7 +118,7 @@ def _record_gift_payment(
         currency=charge.currency,
         fee=charge.fee,
         net=charge.net,
-        donation=None if Payment.objects.filter(donation=donation).exists() else donation,
+        donation=None if linked else donation,
         stripe_payment_intent_id=intent.id,
         stripe_charge_id=charge.id,
         paid_at=charge.created,
@@ -185,7 +200,7 @@ def record_invoice_payment(
     payment = Payment.objects.filter(stripe_invoice_id=invoice_id).first()
     if payment is not None or paid is None:
         return payment
-    with transaction.atomic():
+    with transaction.atomic(savepoint=False):  # the caller's transaction: no savepoint
         payment = Payment.objects.create(
             **paid.fields, donor=donor, donor_name=donor_name, **(attribution or {})
         )

@@ -121,6 +121,7 @@ def start_worker(transactional_db, stripe_proxy, tmp_path):
             "STRIPE_TIMEOUT": "30",  # longer than any delay below: only the kill interrupts
             "STRIPE_MAX_NETWORK_RETRIES": "0",  # one try, within the task's time budget
             "EMAIL_URL": f"file://{mail_dir}",
+            "CELERY_EMAIL_QUEUE": queue,  # its receipts too come back to it
         }
         command = [
             sys.executable,
