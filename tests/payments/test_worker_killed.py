@@ -188,17 +188,7 @@ def stored_succeeded_event(client) -> StripeEvent:
     donation = Donation.objects.get()
     intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
     assert intent.status == "succeeded" and intent.charge_id
-    event = stripe.event(
-        "payment_intent.succeeded",
-        stripe.payment_intent(
-            id=intent.id,
-            amount=intent.amount,
-            currency=intent.currency.lower(),
-            customer=intent.customer_id,
-            latest_charge=intent.charge_id,
-            metadata=intent.metadata,
-        ),
-    )
+    event = stripe.intent_succeeded(intent)
     return StripeEvent.objects.create(
         stripe_id=event["id"],
         type=event["type"],

@@ -307,17 +307,7 @@ def paid_gift_event(client, *, email: str, amount: str = "25") -> dict:
     donation = Donation.objects.get(donor__email=email)
     intent = gateway.retrieve_payment_intent(donation.stripe_payment_intent_id)
     assert intent.status == "succeeded" and intent.charge_id
-    return payloads.event(
-        "payment_intent.succeeded",
-        payloads.payment_intent(
-            id=intent.id,
-            amount=intent.amount,
-            currency=intent.currency.lower(),
-            customer=intent.customer_id,
-            latest_charge=intent.charge_id,
-            metadata=intent.metadata,
-        ),
-    )
+    return payloads.intent_succeeded(intent)
 
 
 def elapsed(since: float) -> float:

@@ -450,3 +450,19 @@ def event(
         "request": {"id": None, "idempotency_key": None},
         "type": type,
     }
+
+
+def intent_succeeded(intent) -> dict:
+    """`payment_intent.succeeded` for a PaymentIntent read from the emulator (an
+    `IntentInfo`): the event Stripe sends once a gift is paid."""
+    return event(
+        "payment_intent.succeeded",
+        payment_intent(
+            id=intent.id,
+            amount=intent.amount,
+            currency=intent.currency.lower(),
+            customer=intent.customer_id,
+            latest_charge=intent.charge_id,
+            metadata=intent.metadata,
+        ),
+    )
