@@ -63,6 +63,18 @@ def _change_key(membership: Membership, action: str) -> str:
     return f"membership-{membership.public_id}-{action}-{membership.updated_at.timestamp()}"
 
 
+def not_done_message(exc: gateway.GatewayError) -> str:
+    """What a member is told when Stripe failed their change, cancellation or resumption:
+    unchanged only when Stripe did nothing; else that nobody knows yet."""
+    if isinstance(exc, gateway.OutcomeUnknown):
+        return (
+            "Our card processor did not answer in time, so we cannot tell yet whether your "
+            "membership changed. Please look at your account page in a minute; sending the "
+            "same again is safe: it is made, and charged, only once."
+        )
+    return f"{exc.user_message} Your membership is unchanged."
+
+
 def _require_paid_and_live(membership: Membership) -> None:
     if membership.kind != MembershipKind.PAID or not membership.stripe_subscription_id:
         raise Refused("This membership is not billed by card.")
@@ -147,14 +159,20 @@ def change_membership(
     )
     at = shown if recent and this_period else now
     quote = _quote(membership, current, amount=amount, interval=interval, at=at)
-    subscription = gateway.change_subscription_plan(
-        subscription_id=current.id,
-        item_id=current.item_id,
-        plan_id=plan_id,
-        proration_behavior=settings.MEMBERSHIP_PRORATION,
-        proration_date=quote.proration_date,
-        idempotency_key=_change_key(membership, f"plan-{plan_id}"),
-    )
+    if current.plan_id == plan_id:
+        # Stripe has it already: an earlier try whose answer was lost (its new period
+        # then starts after the price shown, so a new update would be a new request and
+        # charge again). Only brought in line here.
+        subscription = current
+    else:
+        subscription = gateway.change_subscription_plan(
+            subscription_id=current.id,
+            item_id=current.item_id,
+            plan_id=plan_id,
+            proration_behavior=settings.MEMBERSHIP_PRORATION,
+            proration_date=quote.proration_date,
+            idempotency_key=_change_key(membership, f"plan-{plan_id}"),
+        )
     changed = _apply(membership, subscription, seen_at=stripe_now())
     invoice = None
     if quote.switch and subscription.latest_invoice_id:  # the new period's, charged today

@@ -85,8 +85,8 @@ def refund_payment(
             metadata={"patronage_payment": str(payment.pk)},
             idempotency_key=f"refund-{request_key}",
         )
-    except gateway.GatewayError as exc:
-        raise Refused(exc.user_message) from exc
+    except gateway.GatewayError as exc:  # staff's sentence, with Stripe's detail
+        raise Refused(gateway.staff_message(exc, "The refund")) from exc
     refund = _record_requested_refund(
         payment,
         info,

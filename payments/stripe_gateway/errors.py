@@ -9,6 +9,19 @@ UNAVAILABLE_MESSAGE = (
     "please try again in a minute."
 )
 GENERIC_MESSAGE = "Your payment could not be processed. You have not been charged."
+# Said when a write that may take money (a payment) may have been done by Stripe: it
+# reached Stripe and no answer came back (a timeout, a connection cut after sending, a
+# 5xx), so whether the reader was charged is not known. Never "not charged" then.
+OUTCOME_UNKNOWN_MESSAGE = (
+    "Our card processor did not answer in time, so we cannot tell yet whether your payment "
+    "went through. If it did, your receipt is on its way by email. Please wait a few "
+    "minutes and check your email before trying again."
+)
+# The same for a write that moves no money (a customer, a saved card, a cancellation).
+UNANSWERED_MESSAGE = (
+    "Our card processor did not answer in time. You have not been charged; please try "
+    "again in a minute."
+)
 
 
 class GatewayError(Exception):
@@ -32,7 +45,32 @@ class CardDeclined(GatewayError):
 
 
 class GatewayUnavailable(GatewayError):
-    """Stripe did not answer, or answered 5xx, even after retries."""
+    """Stripe could not be reached, even after retries: nothing was done at Stripe."""
+
+
+class OutcomeUnknown(GatewayUnavailable):
+    """A write that may have reached Stripe got no answer (a timeout, a connection cut
+    after sending, a 5xx), even after retries: Stripe may or may not have done it.
+
+    Sent again with the same idempotency key and parameters, it is done once (or its
+    first answer replayed); until then nobody may be told it was not done.
+    """
+
+
+def staff_message(exc: GatewayError, what: str) -> str:
+    """What staff are told when Stripe failed `what` ("The refund", "The change"): whether
+    it was made, what to do, and Stripe's own detail (never the reader's sentence)."""
+    if isinstance(exc, OutcomeUnknown):
+        said = (
+            f"Stripe did not answer, so it is not known whether {what.lower()} was made. "
+            "Check in Stripe's dashboard, or send the same again: it goes with the same "
+            "idempotency key, so Stripe makes it once."
+        )
+    elif isinstance(exc, GatewayUnavailable):
+        said = f"Stripe could not be reached: {what.lower()} was not made. Try again in a minute."
+    else:
+        said = f"Stripe refused: {what.lower()} was not made."
+    return f"{said} (Stripe: {exc.detail})"
 
 
 class ObjectNotFound(GatewayError):

@@ -3,33 +3,81 @@ turned into ours.
 
 Network errors and 5xx answers are retried by the Stripe client itself (with
 backoff, `STRIPE_MAX_NETWORK_RETRIES`, each try waiting `STRIPE_TIMEOUT` seconds)
-and the same idempotency key, so a retried write happens once. `_call`, `_write`
-and `_retrieve_or_none` are for the gateway's own modules; everything else goes
-through the functions the package exports.
+and the same idempotency key, so a retried write happens once. A write that failed
+is OutcomeUnknown when any of its tries may have reached Stripe (see `_Tries`), else
+GatewayUnavailable. `_call`, `_write` and `_retrieve_or_none` are for the gateway's
+own modules; everything else goes through the functions the package exports.
 """
 
 import hashlib
 import json
 import logging
 import re
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
+import requests
 import stripe
 from django.conf import settings
+from urllib3.exceptions import ConnectTimeoutError, MaxRetryError, NewConnectionError
 
 from payments.stripe_gateway.errors import (
     GENERIC_MESSAGE,
+    OUTCOME_UNKNOWN_MESSAGE,
+    UNANSWERED_MESSAGE,
     UNAVAILABLE_MESSAGE,
     CardDeclined,
     GatewayError,
     GatewayUnavailable,
     ObjectNotFound,
+    OutcomeUnknown,
     card_message,
 )
 from payments.stripe_gateway.parsing import _id
 
 logger = logging.getLogger(__name__)
+
+
+class _Tries:
+    """What the tries of one write (the client's own retries included) came to: whether
+    any may have reached Stripe, so that its failure may not be called "not done"."""
+
+    def __init__(self) -> None:
+        self.may_have_reached = False
+
+
+_TRIES: ContextVar[_Tries | None] = ContextVar("stripe_tries", default=None)
+
+
+def _never_sent(error: BaseException | None) -> bool:
+    """Whether a network error happened before the request left: no connection was made
+    (refused, no such host, connect timeout). Anything else (a read timeout, a
+    connection cut after sending) may have reached Stripe."""
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(error, requests.exceptions.ConnectionError):
+        cause = error.args[0] if error.args else None
+        if isinstance(cause, MaxRetryError):
+            cause = cause.reason
+        return isinstance(cause, NewConnectionError | ConnectTimeoutError)
+    return False
+
+
+class _RequestsClient(stripe.RequestsClient):
+    """Stripe's requests-based HTTP client, noting each try of a write in `_TRIES`."""
+
+    def request(self, method, url, headers, post_data=None):
+        tries = _TRIES.get()
+        try:
+            response = super().request(method, url, headers, post_data)
+        except stripe.APIConnectionError as exc:
+            if tries is not None and not _never_sent(exc.__cause__):
+                tries.may_have_reached = True
+            raise
+        if tries is not None and (response[1] >= 500 or response[1] == 409):
+            tries.may_have_reached = True  # failed midway, or the same key still at work
+        return response
 
 
 @cache
@@ -42,7 +90,7 @@ def _client(
         stripe_version=api_version,
         base_addresses=base_addresses,  # type: ignore[arg-type]
         max_network_retries=retries,
-        http_client=stripe.RequestsClient(timeout=timeout),
+        http_client=_RequestsClient(timeout=timeout),
     )
 
 
@@ -98,8 +146,18 @@ def _call(method, *args, **kwargs):
         raise GatewayError(GENERIC_MESSAGE, detail=_detail(exc)) from exc
 
 
-def _write(method, *args, params: dict[str, Any] | None = None, idempotency_key: str):
+def _write(
+    method,
+    *args,
+    params: dict[str, Any] | None = None,
+    idempotency_key: str,
+    charges: bool = False,
+):
     """A Stripe write, with an idempotency key that can only ever go with these parameters.
+
+    `charges` says the write may take a reader's money (a payment, a subscription's
+    first or prorated invoice): its unknown outcome is then told as a payment that may
+    have gone through. Any other write moves no money, so "not charged" stays true.
 
     The caller's key names the operation on our record (so a retry after a
     timeout or a double click reaches Stripe with the same key and happens
@@ -114,10 +172,26 @@ def _write(method, *args, params: dict[str, Any] | None = None, idempotency_key:
         default=str,
     )
     digest = hashlib.sha256(fingerprint.encode()).hexdigest()[:16]
-    options = {"idempotency_key": f"{idempotency_key}-{digest}"}
-    if params is None:
-        return _call(method, *args, options=options)
-    return _call(method, *args, params=params, options=options)
+    request: dict[str, Any] = {"options": {"idempotency_key": f"{idempotency_key}-{digest}"}}
+    if params is not None:
+        request["params"] = params
+    tries = _Tries()
+    noting = _TRIES.set(tries)
+    try:
+        return _call(method, *args, **request)
+    except GatewayError as exc:
+        # Unreachable, 5xx, or the same key still at work at Stripe (409) after a try
+        # that may have reached it: done or not, nobody knows yet.
+        unanswered = isinstance(exc, GatewayUnavailable) or (
+            getattr(exc.__cause__, "http_status", None) == 409
+        )
+        if not (unanswered and tries.may_have_reached):
+            raise
+        logger.warning("Stripe's answer to a write was lost: %s", exc.detail)
+        said = OUTCOME_UNKNOWN_MESSAGE if charges else UNANSWERED_MESSAGE
+        raise OutcomeUnknown(said, detail=exc.detail) from exc
+    finally:
+        _TRIES.reset(noting)
 
 
 def _retrieve_or_none(method, object_id: str):

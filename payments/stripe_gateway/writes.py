@@ -156,6 +156,7 @@ def create_payment_intent(
             "metadata": metadata,
         },
         idempotency_key=idempotency_key,
+        charges=True,
     )
     return intent_from_object(intent.to_dict())
 
@@ -238,6 +239,7 @@ def set_subscription_payment_method(
         subscription_id,
         params={"default_payment_method": payment_method_id},
         idempotency_key=idempotency_key,
+        charges=True,
     )
 
 
@@ -267,6 +269,7 @@ def create_subscription(
             "payment_behavior": "allow_incomplete",
         },
         idempotency_key=idempotency_key,
+        charges=True,
     )
     return subscription_from_object(subscription.to_dict())
 
@@ -340,6 +343,7 @@ def pay_invoice(invoice_id: str, *, off_session: bool, idempotency_key: str) -> 
         invoice_id,
         params={"off_session": off_session},
         idempotency_key=idempotency_key,
+        charges=True,
     )
     return invoice_from_object(invoice.to_dict())
 

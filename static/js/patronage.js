@@ -95,6 +95,7 @@ window.Patronage = (function () {
     let body = new FormData();
     if (payment.paymentMethod) body.append("payment_method", payment.paymentMethod);
     payment.anotherCard = false;
+    payment.unanswered = false;
     for (let round = 0; round < 3; round++) {
       const result = await ui.post(url, body);
       body = new FormData();
@@ -109,6 +110,7 @@ window.Patronage = (function () {
         // about the card, or Stripe or the network failing, keeps this payment: sent
         // again, it is never charged twice.
         payment.anotherCard = result.status !== 400 || Boolean(errors.card);
+        payment.unanswered = result.status === 502; // Stripe failed: it may have charged
         return null;
       }
       if (p.status === "succeeded" || p.status === "processing") return p;
@@ -170,7 +172,12 @@ window.Patronage = (function () {
     const card = cardBox ? stripe.elements().create("card") : null;
     if (card) card.mount(cardBox);
     let started = null; // the start's answer, until something asks for a new start
+    // The card of the last submit, when Stripe failed it (502: it may have charged): the
+    // next submit sends the same card again, so our server repeats the same request (the
+    // same idempotency key) and Stripe charges once. A card edited is a new card.
+    let unanswered = null;
     let busy = false;
+    if (card) card.on("change", function () { unanswered = null; });
     const setups = card && cardSetup(stripe, card, messages, function (secret) {
       if (started && started.setupClientSecret === secret) started = null; // a new card
     });
@@ -197,9 +204,12 @@ window.Patronage = (function () {
       if (!started) started = options.start ? await ui.start(options.start) : {};
       const run = started; // this submit's start, whatever the reader edits meanwhile
       if (!run) return;
-      const payment = await enteredCard(run);
+      const again = unanswered && unanswered.run === run ? unanswered.paymentMethod : null;
+      const payment = again ? {paymentMethod: again} : await enteredCard(run);
       if (!payment) return;
       const done = await settle(ui, stripe, url(options.settle, run), payment, messages);
+      unanswered = !done && payment.unanswered && payment.paymentMethod
+        ? {run: run, paymentMethod: payment.paymentMethod} : null;
       if (done) window.location.assign(url(options.done, run, done));
       else if (!payment.anotherCard && started === run) started = null; // start anew
     }
@@ -214,7 +224,9 @@ window.Patronage = (function () {
         await pay();
       } catch (err) {
         ui.showError("__all__", options.unreachable ||
-          "We could not reach the payment service. You have not been charged.");
+          "We could not reach the payment service, so we cannot tell whether your payment " +
+          "went through. If it did, your receipt is on its way by email; please check " +
+          "before trying again.");
       } finally {
         busy = false;
         button.disabled = false;
