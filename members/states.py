@@ -84,8 +84,10 @@ MEMBERSHIP = StateMachine(
 
 GIFT = StateMachine(
     {
-        G.AWAITING_PAYMENT: {G.PAID, G.FAILED},
-        G.FAILED: {G.AWAITING_PAYMENT, G.PAID},
+        # A refund may be processed before the payment's own event (the ledger row is
+        # then recorded from the refund): the gift ends refunded, never to be sent.
+        G.AWAITING_PAYMENT: {G.PAID, G.FAILED, G.REFUNDED},
+        G.FAILED: {G.AWAITING_PAYMENT, G.PAID, G.REFUNDED},
         G.PAID: {G.SENT, G.CLAIMED, G.REFUNDED},
         G.SENT: {G.CLAIMED, G.REFUNDED},
         G.CLAIMED: {G.REFUNDED},

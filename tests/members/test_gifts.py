@@ -19,7 +19,7 @@ from members.states import GIFT_MONTHS, GiftStatus, MembershipKind, MembershipSt
 from payments import stripe_gateway as gateway
 from payments.models import Donation, Payment
 from payments.states import PaymentKind
-from tests.factories import UserFactory
+from tests.factories import GiftMembershipFactory, UserFactory
 from tests.support.processes import wait_until
 from tests.support.stripejs import (
     CARD_3DS,
@@ -353,3 +353,15 @@ def test_a_gift_paid_with_a_3ds_card_asks_the_bank_once(
     payment = wait_until(lambda: Payment.objects.filter(kind=PaymentKind.GIFT).first())
     assert (payment.amount, payment.stripe_payment_intent_id) == (1500, intent)
     wait_until(lambda: emails_to(mailoutbox, "friend@example.org", "gave you"))
+
+
+def test_a_gift_refunded_before_its_payment_event_is_processed_is_never_sent(db):
+    """Stripe's events out of order: the refund's handler records the payment from the
+    PaymentIntent and ends the gift; the payment's own event, late, must not send it."""
+    gift = GiftMembershipFactory(status=GiftStatus.AWAITING_PAYMENT, sent_at=None)
+
+    gifts.end_refunded_gift(gift.donation_id)
+    gifts.gift_paid(gift.donation.public_id)
+
+    gift.refresh_from_db()
+    assert (gift.status, gift.sent_at) == (GiftStatus.REFUNDED, None)

@@ -93,8 +93,8 @@ ALLOWED = {
         member_states.GIFT,
         GiftStatus,
         moves(
-            "awaiting_payment -> paid, failed",
-            "failed -> awaiting_payment, paid",
+            "awaiting_payment -> paid, failed, refunded",
+            "failed -> awaiting_payment, paid, refunded",
             "paid -> sent, claimed, refunded",
             "sent -> claimed, refunded",
             "claimed -> refunded",
