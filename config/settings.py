@@ -417,6 +417,10 @@ SUPPORT_API_MAX_AGE = envint("SUPPORT_API_MAX_AGE", "60")
 # Seconds this server keeps an anonymous support block in the cache; a change to an
 # article or a campaign's counters (invalidate_support_cache) drops it sooner
 SUPPORT_API_CACHE_SECONDS = envint("SUPPORT_API_CACHE_SECONDS", "60")
+# Seconds each server process also keeps an anonymous support block (and the article a
+# member's block shows) in its own memory, no round trip to the cache; a change is seen
+# at once by the process that made it, by the others within this time; 0: not kept
+SUPPORT_API_LOCAL_SECONDS = envint("SUPPORT_API_LOCAL_SECONDS", "1")
 # Seconds a reader token (POST /api/reader-token, for a page on another origin) is valid
 READER_TOKEN_SECONDS = envint("READER_TOKEN_SECONDS", "3600")
 # django-cors-headers: only the API answers cross-origin requests, only to those origins;

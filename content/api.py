@@ -34,7 +34,15 @@ from ninja.security import django_auth
 from pydantic import WithJsonSchema
 
 from content import reader_tokens, selectors
-from content.api_cache import anonymous_name, article_name, invalidate_support_cache, keep, read
+from content.api_cache import (
+    anonymous_name,
+    article_name,
+    invalidate_support_cache,
+    keep,
+    keep_local,
+    read,
+    read_local,
+)
 from content.models import Article
 from content.support import support_block
 from members.models import User
@@ -212,12 +220,17 @@ def _ninja_view(name: str):
 
 
 def _anonymous(request: HttpRequest, slug: str) -> HttpResponse:
-    """The public answer: from the cache when there (no query), else computed and kept."""
-    version, cached = read(anonymous_name(slug))
+    """The public answer: from this process's copy when there (no round trip), else from
+    the shared cache (no query), else computed and kept."""
+    name = anonymous_name(slug)
+    cached = read_local(name)
     if cached is None:
-        body = _render(_article(slug), None, slug)
-        cached = (body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
-        keep(anonymous_name(slug), version, cached)
+        version, cached = read(name)
+        if cached is None:
+            body = _render(_article(slug), None, slug)
+            cached = (body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
+            keep(name, version, cached)
+        keep_local(name, cached)
     body, etag = cached
     held = request.META.get("HTTP_IF_NONE_MATCH")
     if held and etag in parse_etags(held):
@@ -231,13 +244,20 @@ def _anonymous(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 def _article(slug: str) -> Article | None:
-    """The published article with its documents, from the cache when there."""
-    version, cached = read(article_name(slug))
-    if cached is not None:
-        return None if cached == NO_ARTICLE else cached
-    article = selectors.published_articles().prefetch_related("documents").filter(slug=slug).first()
-    keep(article_name(slug), version, NO_ARTICLE if article is None else article)
-    return article
+    """The published article with its documents, from this process's copy or the cache
+    when there (only read, never changed: one copy serves every request)."""
+    name = article_name(slug)
+    cached = read_local(name)
+    if cached is None:
+        version, cached = read(name)
+        if cached is None:
+            article = (
+                selectors.published_articles().prefetch_related("documents").filter(slug=slug)
+            ).first()
+            cached = NO_ARTICLE if article is None else article
+            keep(name, version, cached)
+        keep_local(name, cached)
+    return None if cached == NO_ARTICLE else cached
 
 
 def _render(article: Article | None, user, slug: str) -> bytes:

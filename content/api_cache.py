@@ -11,21 +11,31 @@ when an article or its documents change (receivers below) and by whatever change
 block shows, such as a campaign's counters. Entries also expire after
 SUPPORT_API_CACHE_SECONDS, so a change nobody announced shows within that time. Reading
 needs the cache only, never the database.
-"""
 
-import secrets
+In front of the shared cache, each process keeps the anonymous answers and articles it
+read for SUPPORT_API_LOCAL_SECONDS (`read_local`, `keep_local`): a repeat then costs no
+round trip to Redis either. `invalidate_support_cache()` empties this process's copies at once;
+other processes' copies end within SUPPORT_API_LOCAL_SECONDS (0: no local copies).
+"""
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 
+from config.versioned_cache import LocalCopies, new_version, read_versioned
 from content.models import Article, ArticleDocument
 from members.models import LevelAmount, MembershipLevel
 from payments.models import SuggestedAmount
 from payments.pages import forget_reader_pages
 
 VERSION_KEY = "support-block:version"
+# At most this many answers kept per process (one per article asked about lately); when
+# full, the copies are dropped and kept afresh.
+LOCAL_ENTRIES = 1000
+
+# This process's copies of entries
+_local = LocalCopies(lambda: settings.SUPPORT_API_LOCAL_SECONDS, LOCAL_ENTRIES)
 
 
 def anonymous_name(slug: str) -> str:
@@ -41,14 +51,8 @@ def article_name(slug: str) -> str:
 def read(name: str) -> tuple[str, object | None]:
     """(The cache's current version, the entry `name` kept for that version or None),
     in one round trip to the cache."""
-    key = f"support-block:{name}"
-    found = cache.get_many([VERSION_KEY, key])
-    version = found.get(VERSION_KEY)
-    if version is None:
-        cache.add(VERSION_KEY, secrets.token_hex(6), timeout=None)
-        version = cache.get(VERSION_KEY)
-    entry = found.get(key)
-    return version, (entry[1] if entry is not None and entry[0] == version else None)
+    version, entry = read_versioned(VERSION_KEY, f"support-block:{name}")
+    return version, (entry[1] if entry is not None else None)
 
 
 def keep(name: str, version: str, value: object) -> None:
@@ -56,12 +60,26 @@ def keep(name: str, version: str, value: object) -> None:
     cache.set(f"support-block:{name}", (version, value), cache_seconds())
 
 
+def read_local(name: str) -> object | None:
+    """This process's copy of the entry `name`, while it lasts (else None)."""
+    return _local.get(name)
+
+
+def keep_local(name: str, value: object) -> None:
+    """Keep a copy of `value` in this process for SUPPORT_API_LOCAL_SECONDS."""
+    _local.put(name, value)
+
+
+def forget_local() -> None:
+    """Drop this process's copies (invalidate_support_cache does it; tests between tests)."""
+    _local.clear()
+
+
 def invalidate_support_cache() -> None:
     """Drop every cached support block and article: the next answers are computed afresh.
-
-    A new random version rather than a counter, so a version lost from the cache never
-    comes back to an older one."""
-    cache.set(VERSION_KEY, secrets.token_hex(6), timeout=None)
+    This process's copies go at once; other processes' within SUPPORT_API_LOCAL_SECONDS."""
+    forget_local()
+    new_version(VERSION_KEY)
 
 
 def cache_seconds() -> int:

@@ -23,6 +23,7 @@ from django.utils.module_loading import import_string
 from config import ratelimit
 from config.errors import Refused, TooManyAttempts
 from config.forms import errors_by_field
+from config.versioned_cache import LocalCopies, new_version, read_versioned
 from payments import card_testing
 from payments import stripe_gateway as gateway
 from payments.services.donations import PayOutcome
@@ -81,13 +82,27 @@ def stripe_page(**page_data) -> dict:
 # Announced changes (forget_reader_pages: prices, levels, articles) show at once.
 READER_PAGE_SECONDS = 60
 READER_PAGES_VERSION_KEY = "reader-pages:version"
+# Seconds each process also keeps the guest pages it served in its own memory (no round
+# trip to the cache): a change is seen at once by the process that made it
+# (forget_reader_pages), by the others within this time.
+READER_PAGE_LOCAL_SECONDS = 1.0
+# At most this many pages kept per process; when full, the copies are dropped and kept afresh.
+READER_PAGE_LOCAL_ENTRIES = 500
+
+# This process's copies of guest pages
+_local_pages = LocalCopies(lambda: READER_PAGE_LOCAL_SECONDS, READER_PAGE_LOCAL_ENTRIES)
 
 
 def forget_reader_pages() -> None:
     """Drop every cached guest page (the next ones are rendered afresh): called when what
-    they show changes (content/api_cache.py connects it to the models they read).
-    A new random version, so a version lost from the cache never comes back to an old one."""
-    cache.set(READER_PAGES_VERSION_KEY, secrets.token_hex(6), timeout=None)
+    they show changes (content/api_cache.py connects it to the models they read)."""
+    forget_local_pages()
+    new_version(READER_PAGES_VERSION_KEY)
+
+
+def forget_local_pages() -> None:
+    """Drop this process's copies of guest pages (forget_reader_pages; tests between tests)."""
+    _local_pages.clear()
 
 
 @receiver(setting_changed, dispatch_uid="reader-pages-setting-changed")
@@ -109,7 +124,8 @@ def page_for_reader(
     A guest with no message waiting gets it from the cache when there (no query, no
     rendering): it is the same for every guest given `varies_on`, everything of the
     request the page shows. Only the CSRF token differs: the cached page holds a
-    placeholder, replaced with this reader's token (so the cookie is set as usual).
+    placeholder, replaced with this reader's token (so the cookie is set as usual). Each
+    process also keeps the pages it served for READER_PAGE_LOCAL_SECONDS (no round trip).
     A signed-in reader's page (their email, their membership) is rendered for them and
     never cached. Either way the answer is private to the browser (it holds its token).
     """
@@ -117,21 +133,28 @@ def page_for_reader(
         template, context = page()
         return _private(render(request, template, context))
     key = f"reader-pages:{name}:{_digest(varies_on)}"
-    found = cache.get_many([READER_PAGES_VERSION_KEY, key])
-    version = found.get(READER_PAGES_VERSION_KEY)
-    if version is None:
-        cache.add(READER_PAGES_VERSION_KEY, secrets.token_hex(6), timeout=None)
-        version = cache.get(READER_PAGES_VERSION_KEY)
-    entry = found.get(key)
-    if entry is None or entry[0] != version:
+    entry = _local_pages.get(key)
+    if entry is None:
+        entry = _shared_page(request, key, page)
+        _local_pages.put(key, entry)
+    _, body, placeholder = entry
+    token = get_token(request).encode()
+    return _private(HttpResponse(body.replace(placeholder, token)))
+
+
+def _shared_page(
+    request: HttpRequest, key: str, page: Callable[[], tuple[str, dict]]
+) -> tuple[str, bytes, bytes]:
+    """The guest page `key` from the shared cache, or rendered (with a placeholder for
+    the CSRF token) and kept there: (cache version, body, placeholder)."""
+    version, entry = read_versioned(READER_PAGES_VERSION_KEY, key)
+    if entry is None:
         placeholder = secrets.token_hex(16)
         template, context = page()
         rendered = render(request, template, {**context, "csrf_token": placeholder})
         entry = (version, rendered.content, placeholder.encode())
         cache.set(key, entry, READER_PAGE_SECONDS)
-    _, body, placeholder = entry
-    token = get_token(request).encode()
-    return _private(HttpResponse(body.replace(placeholder, token)))
+    return entry
 
 
 def _digest(varies_on: Mapping[str, object]) -> str:

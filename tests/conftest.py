@@ -128,7 +128,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def clear_cache() -> None:
     """Empty this process's cache only. A shared Redis cache is emptied key by key under
     this process's prefix: Django's `cache.clear()` there is FLUSHDB, which would empty it
-    under every other worker and run too."""
+    under every other worker and run too. The support blocks this process keeps in its
+    own memory (content/api_cache.py) and the guest pages (payments/pages.py) go too."""
+    from content.api_cache import forget_local
+    from payments.pages import forget_local_pages
+
+    forget_local()
+    forget_local_pages()
     if not _redis_cache():
         cache.clear()
         return
