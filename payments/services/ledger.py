@@ -72,12 +72,11 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
     if intent.status != "succeeded" or not intent.metadata.get(META_DONATION):
         return None
     recorded = Payment.objects.filter(stripe_payment_intent_id=intent.id)
-    donation = (
-        Donation.objects.filter(public_id=intent.metadata[META_DONATION])
-        .annotate(recorded=Exists(recorded))
-        .first()
-    )
-    if donation is None:
+    try:  # (get: no ORDER BY to build or run for a unique key)
+        donation = Donation.objects.annotate(recorded=Exists(recorded)).get(
+            public_id=intent.metadata[META_DONATION]
+        )
+    except Donation.DoesNotExist:
         logger.warning("PaymentIntent %s names an unknown donation", intent.id)
         return None
     # Stripe's word, read with no lock held (ledger rows are never deleted: once
@@ -94,7 +93,9 @@ def record_intent_payment(intent: gateway.IntentInfo) -> Payment | None:
         # (a subquery of the locking statement would read the snapshot from before the
         # wait). One query: this PaymentIntent's row, and the gift's first payment.
         rows = list(
-            Payment.objects.filter(Q(stripe_payment_intent_id=intent.id) | Q(donation=donation))
+            Payment.objects.filter(
+                Q(stripe_payment_intent_id=intent.id) | Q(donation=donation)
+            ).order_by()  # (any order: no sort for the model's default ordering)
         )
         payment = next((p for p in rows if p.stripe_payment_intent_id == intent.id), None)
         if payment is None:

@@ -138,6 +138,33 @@ def test_an_event_the_broker_refused_is_processed_once_the_sweeper_enqueues_it(
     assert inbox.enqueue_pending_events(older_than=timedelta(0)) == 0
 
 
+def test_ids_handed_over_within_the_batch_wait_reach_the_broker_as_one_batch(db, monkeypatch):
+    batches = []
+    monkeypatch.setattr(inbox, "_send_to_broker", batches.append)
+    monkeypatch.setattr(inbox, "BATCH_WAIT", 1.0)  # whatever the machine's load
+
+    assert inbox._publisher.submit(101)
+    time.sleep(0.2)  # the publisher has taken the first and waits for more
+    assert inbox._publisher.submit(102)
+    assert inbox._publisher.submit(103)
+
+    assert inbox._publisher.wait_until_sent(10)
+    assert batches == [[101, 102, 103]]
+
+
+@requires_broker
+def test_a_batch_sent_to_the_broker_has_each_of_its_events_processed_once(tasks, monkeypatch):
+    monkeypatch.setattr(inbox, "publish_event", lambda pk: None)  # only the batch below
+    stored = [inbox.receive_event(unknown_event())[0] for _ in range(3)]
+
+    inbox._send_to_broker([event.pk for event in stored])
+
+    wait_until(
+        lambda: StripeEvent.objects.filter(status=EventStatus.IGNORED).count() == len(stored)
+    )
+    assert sorted(StripeEvent.objects.values_list("attempts", flat=True)) == [1, 1, 1]
+
+
 def test_the_sweeper_enqueues_only_pending_events_older_than_asked(db, monkeypatch):
     enqueued = []
     monkeypatch.setattr(
