@@ -10,8 +10,11 @@ from payments.signals import one_time_payment_succeeded
 
 
 @receiver(one_time_payment_succeeded, dispatch_uid="content-campaign-payment")
-def count_payment_for_campaign(sender, donation_id: str, kind: str, **kwargs) -> None:
-    campaigns.count_payment(donation_id)
+def count_payment_for_campaign(
+    sender, donation_id: str, kind: str, campaign: str, **kwargs
+) -> None:
+    if campaign:  # most gifts come from no campaign: nothing to read
+        campaigns.count_payment(donation_id)
 
 
 @receiver(membership_started, dispatch_uid="content-campaign-membership")

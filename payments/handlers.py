@@ -20,7 +20,10 @@ def payment_intent_succeeded(event: StripeEvent) -> None:
     payment = ledger.record_intent_payment(intent)
     if payment is not None:
         signals.one_time_payment_succeeded.send(
-            sender=StripeEvent, donation_id=intent.metadata[META_DONATION], kind=payment.kind
+            sender=StripeEvent,
+            donation_id=intent.metadata[META_DONATION],
+            kind=payment.kind,
+            campaign=payment.campaign,
         )
 
 

@@ -7,7 +7,8 @@ is retried, so what follows a payment is never lost.
 from django.dispatch import Signal
 
 # A one-time payment succeeded; its ledger row is written.
-# Arguments: donation_id (the Donation's public id, str), kind (a PaymentKind).
+# Arguments: donation_id (the Donation's public id, str), kind (a PaymentKind),
+# campaign (the slug of the campaign it came from, "" for none).
 one_time_payment_succeeded = Signal()
 
 # A one-time payment was declined. Arguments: donation_id, kind.

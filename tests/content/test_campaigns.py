@@ -47,7 +47,10 @@ def paid_gift(campaign: str = "winter", *, kind=PaymentKind.ONE_TIME, amount=250
 
 def succeed(donation) -> None:
     one_time_payment_succeeded.send(
-        sender=None, donation_id=str(donation.public_id), kind=donation.kind
+        sender=None,
+        donation_id=str(donation.public_id),
+        kind=donation.kind,
+        campaign=donation.campaign,
     )
 
 
@@ -96,6 +99,18 @@ def test_gifts_count_once_even_when_the_payment_event_is_processed_twice():
     progress = live_campaign_progress()
     assert (progress.progress, progress.goal, progress.currency) == (8500, 1_000_000, "EUR")
     assert progress.percent == 0
+
+
+def test_a_gift_from_no_campaign_costs_the_campaign_counter_no_query(
+    django_assert_num_queries,
+):
+    winter()
+    gift = paid_gift(campaign="")
+
+    with django_assert_num_queries(0):
+        succeed(gift)
+
+    assert CampaignContribution.objects.count() == 0
 
 
 def test_a_gift_before_the_campaign_started_does_not_count():
