@@ -5,10 +5,11 @@ ports and users) goes to the log for staff.
 
 A load balancer polls /healthz every second or so, from each of its nodes, so a check
 must cost next to nothing: the database check is one `SELECT 1` on the request's own
-connection, and the broker check pings over one broker connection this process keeps
-(opened on the first check, opened again only after a failure or when the broker URL
-changes), its answer reused for BROKER_ANSWER_SECONDS. A broker that goes down is
-noticed within that time (plus, at worst, BROKER_TIMEOUT_SECONDS to find out).
+connection, its answer reused for DATABASE_ANSWER_SECONDS, and the broker check pings
+over one broker connection this process keeps (opened on the first check, opened again
+only after a failure or when the broker URL changes), its answer reused for
+BROKER_ANSWER_SECONDS. Either going down is noticed within that time (plus, at worst,
+BROKER_TIMEOUT_SECONDS to find out the broker's).
 """
 
 import contextlib
@@ -29,15 +30,33 @@ BROKER_TIMEOUT_SECONDS = 2
 BROKER_ANSWER_SECONDS = 1.0
 
 
+# How long one database check's answer stands (per process), up or down.
+DATABASE_ANSWER_SECONDS = 1.0
+_database = {"answered": False, "checked_at": float("-inf")}
+
+
 def database_answers() -> bool:
+    """`SELECT 1` on the request's own connection, at most once a second per process:
+    between checks /healthz touches no database (not even Django's connection check)."""
+    now = time.monotonic()
+    if now - _database["checked_at"] < DATABASE_ANSWER_SECONDS:
+        return _database["answered"]
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
             cursor.fetchone()
+        answered = True
     except DatabaseError:
         logger.exception("Health check: the database does not answer")
-        return False
-    return True
+        answered = False
+    _database.update(answered=answered, checked_at=time.monotonic())
+    return answered
+
+
+def forget_answers() -> None:
+    """The next checks ask again (tests)."""
+    _database["checked_at"] = float("-inf")
+    _broker.checked_at = float("-inf")
 
 
 @dataclass

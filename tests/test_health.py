@@ -23,6 +23,14 @@ def unreachable_broker(monkeypatch):
     monkeypatch.setitem(celery_app.conf, "task_always_eager", False)
 
 
+@pytest.fixture(autouse=True)
+def fresh_answers():
+    """Each test's checks ask afresh (answers stand a second per process)."""
+    health.forget_answers()
+    yield
+    health.forget_answers()
+
+
 def refuse_every_query(execute, sql, params, many, context):
     raise OperationalError("connection to server at 127.0.0.1, port 5432 failed")
 
@@ -152,3 +160,20 @@ def test_healthz_notices_the_broker_going_down_and_coming_back_within_seconds(cl
     while client.get(reverse("healthz")).status_code != 200:
         assert time.monotonic() - started < health.BROKER_ANSWER_SECONDS + 2
         time.sleep(0.05)
+
+
+@pytest.mark.django_db
+def test_healthz_asks_the_database_at_most_once_a_second(client, django_assert_num_queries):
+    client.get(reverse("healthz"))
+    with django_assert_num_queries(0):
+        for _ in range(20):
+            assert client.get(reverse("healthz")).status_code == 200
+
+
+@pytest.mark.django_db
+def test_healthz_notices_the_database_going_down_within_a_second(client):
+    assert client.get(reverse("healthz")).status_code == 200
+    health._database["checked_at"] -= health.DATABASE_ANSWER_SECONDS  # a second later
+    with connection.execute_wrapper(refuse_every_query):
+        response = client.get(reverse("healthz"))
+    assert response.json() == {"status": "down", "down": ["database"]}
