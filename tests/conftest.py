@@ -338,3 +338,14 @@ def staff_client(db):
     staff = Client()
     staff.force_login(UserFactory(is_staff=True, is_superuser=True))
     return staff
+
+
+@pytest.fixture
+def now(monkeypatch):
+    """The clock of the per-process cache copies (config/versioned_cache.py), moved by the
+    test: a one-item list of seconds."""
+    from config import versioned_cache
+
+    clock = [1000.0]
+    monkeypatch.setattr(versioned_cache, "monotonic", lambda: clock[0])
+    return clock

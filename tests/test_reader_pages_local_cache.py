@@ -10,7 +10,6 @@ from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
-from config import versioned_cache
 from payments import pages
 from payments.models import SuggestedAmount
 from tests.conftest import clear_cache
@@ -24,14 +23,6 @@ TOKEN = re.compile(r'name="csrfmiddlewaretoken" value="([^"]*)"')
 @pytest.fixture(autouse=True)
 def suggestion():
     return SuggestedAmountFactory(currency="USD", amount=1000, is_default=True)
-
-
-@pytest.fixture
-def now(monkeypatch):
-    """The local copies' clock, moved by the test: [seconds]."""
-    clock = [1000.0]
-    monkeypatch.setattr(versioned_cache, "monotonic", lambda: clock[0])
-    return clock
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ within SUPPORT_API_LOCAL_SECONDS."""
 import pytest
 from django.core.cache import cache
 
-from config import versioned_cache
 from content import api_cache
 from content.models import ArticleDocument, Campaign
 from content.services.campaigns import campaign_changed
@@ -16,14 +15,6 @@ from tests.content.helpers import article, article_with_extras
 from tests.factories import CampaignFactory, PaidMembershipFactory
 
 SLUG = "night-shift"
-
-
-@pytest.fixture
-def now(monkeypatch):
-    """The local copies' clock, moved by the test: [seconds]."""
-    clock = [1000.0]
-    monkeypatch.setattr(versioned_cache, "monotonic", lambda: clock[0])
-    return clock
 
 
 @pytest.fixture
