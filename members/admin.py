@@ -267,16 +267,7 @@ class MembershipAdmin(LargeListMixin, CsvExportMixin, IndexedSearchMixin, admin.
     }
     list_select_related = ["level", "donor"]
     sortable_by = ["email"]
-    list_defer = (
-        "cancel_reason",
-        "note",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_content",
-        "utm_term",
-        "referrer",
-    )
+    list_defer = ("cancel_reason", "note", *Membership.LINK_FIELDS)
     actions = ["end_now", "cancel_at_end"]
     csv_columns = [
         CsvColumn("created_at", "created_at"),

@@ -6,6 +6,7 @@ from django import forms
 from config.errors import Refused
 from config.forms import no_markup, tracking_value
 from payments.currencies import currency_choices, default_currency, get_currency
+from payments.models import Attribution
 from payments.money import Money, parse_major_amount
 from payments.services.donations import check_amount
 
@@ -64,15 +65,7 @@ class ContributionForm(forms.Form):
     utm_term = forms.CharField(max_length=100, required=False, validators=[tracking_value])
     referrer = ReferrerField()
 
-    ATTRIBUTION = [
-        "campaign",
-        "utm_source",
-        "utm_medium",
-        "utm_campaign",
-        "utm_content",
-        "utm_term",
-        "referrer",
-    ]
+    ATTRIBUTION = ["campaign", *Attribution.LINK_FIELDS]
 
     @classmethod
     def initial_from_link(cls, params, *, referer: str = "", **extra: str) -> dict[str, str]:

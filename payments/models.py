@@ -116,9 +116,9 @@ class Attribution(models.Model):
         help_text="The page the reader came from (an http or https address).",
     )
 
-    ATTRIBUTION_FIELDS = [
-        "article_slug",
-        "campaign",
+    # The link's tracking and the page the reader came from: shown on detail pages,
+    # left unread by admin lists (`list_defer`).
+    LINK_FIELDS = [
         "utm_source",
         "utm_medium",
         "utm_campaign",
@@ -126,6 +126,7 @@ class Attribution(models.Model):
         "utm_term",
         "referrer",
     ]
+    ATTRIBUTION_FIELDS = ["article_slug", "campaign", *LINK_FIELDS]
 
     class Meta:
         abstract = True
