@@ -17,7 +17,7 @@ def get_or_create_donor(email: str, *, name: str = "", user=None) -> Donor:
     whose address is verified) renames their donor record or links it.
     """
     email = email.strip().lower()
-    owner = user if user is not None and user.email.strip().lower() == email else None
+    owner = _owner(user, email)
     try:
         with transaction.atomic():
             donor, created = Donor.objects.get_or_create(
@@ -25,17 +25,8 @@ def get_or_create_donor(email: str, *, name: str = "", user=None) -> Donor:
             )
     except IntegrityError:  # created concurrently by another request
         donor, created = Donor.objects.get(email=email), False
-    if created or owner is None or donor.user_id not in (None, owner.pk):
-        return donor
-    changed = []
-    if name and donor.name != name:
-        donor.name = name
-        changed.append("name")
-    if donor.user_id is None:
-        donor.user = owner
-        changed.append("user")
-    if changed:
-        donor.save(update_fields=changed)
+    if not created:
+        _owner_renames(donor, owner, name)
     return donor
 
 
@@ -124,12 +115,19 @@ def store_donor(
         found.stripe_customer_id = customer_id
     elif found.stripe_customer_id != customer_id:
         return None
-    if owner is not None and found.user_id in (None, owner.pk):
-        changed = {}
-        if name and found.name != name:
-            changed["name"] = found.name = name
-        if found.user_id is None:
-            changed["user"] = found.user = owner
-        if changed:
-            Donor.objects.filter(pk=found.pk).update(**changed)
+    _owner_renames(found, owner, name)
     return found
+
+
+def _owner_renames(donor: Donor, owner, name: str) -> None:
+    """The signed-in owner of the address (`owner`, or None) names their donor record and
+    links it to their account; nobody else changes it. One UPDATE when something changes."""
+    if owner is None or donor.user_id not in (None, owner.pk):
+        return
+    changed = {}
+    if name and donor.name != name:
+        changed["name"] = donor.name = name
+    if donor.user_id is None:
+        changed["user"] = donor.user = owner
+    if changed:
+        Donor.objects.filter(pk=donor.pk).update(**changed)
