@@ -24,6 +24,7 @@ class Bar:
 class Label:
     x: float
     text: str
+    anchor: str = "middle"  # SVG text-anchor: the first and last labels stay inside
 
 
 @dataclass
@@ -76,5 +77,11 @@ def bar_chart(title: str, columns: list[Column], format_value=str) -> BarChart:
                 )
             )
         if index % label_every == 0:
-            chart.labels.append(Label(round(x + (slot - gap) / 2, 2), column.label))
+            # Centred under its bar, except at the edges, where half the text would be cut
+            if index == 0:
+                chart.labels.append(Label(round(x, 2), column.label, "start"))
+            elif index == len(columns) - 1:
+                chart.labels.append(Label(round(x + slot - gap, 2), column.label, "end"))
+            else:
+                chart.labels.append(Label(round(x + (slot - gap) / 2, 2), column.label))
     return chart

@@ -57,17 +57,11 @@ class CampaignProgress:
     percent: int  # 0 to 100
 
     @property
-    def goal_label(self) -> str:
-        return self._label(self.goal)
-
-    @property
-    def progress_label(self) -> str:
-        return self._label(self.progress)
-
-    def _label(self, value: int) -> str:
+    def figures(self) -> str:
+        """ "3 of 500 new members", or "$1,200.00 of $5,000.00"."""
         if self.goal_kind == GoalKind.MONEY and self.currency:
-            return str(Money(value, self.currency))
-        return f"{value:,} new member{'' if value == 1 else 's'}"
+            return f"{Money(self.progress, self.currency)} of {Money(self.goal, self.currency)}"
+        return f"{self.progress:,} of {self.goal:,} new member{'' if self.goal == 1 else 's'}"
 
 
 @dataclass(frozen=True)

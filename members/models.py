@@ -191,6 +191,20 @@ class LevelAmount(models.Model):
         return f"{Money(self.amount, self.currency)} / {self.interval}"
 
 
+# Stripe's card brands, as a member reads them
+CARD_BRANDS = {
+    "amex": "American Express",
+    "cartes_bancaires": "Cartes Bancaires",
+    "diners": "Diners Club",
+    "discover": "Discover",
+    "eftpos_au": "eftpos",
+    "jcb": "JCB",
+    "mastercard": "Mastercard",
+    "unionpay": "UnionPay",
+    "visa": "Visa",
+}
+
+
 class Membership(Attribution):
     """Someone's membership: paid (a Stripe subscription), complimentary, or a gift.
 
@@ -232,6 +246,10 @@ class Membership(Attribution):
     client_ip = models.GenericIPAddressField(
         null=True, blank=True, help_text="The address the card form was last opened from."
     )
+    # The card renewals are charged to, as the member is shown it ("Visa ending 4242"):
+    # the one they joined with or last put on the account page; blank if not known.
+    card_brand = models.CharField(max_length=20, blank=True)
+    card_last4 = models.CharField("card's last four digits", max_length=4, blank=True)
     current_period_end = models.DateTimeField(null=True, blank=True, help_text="Next charge.")
     cancel_at_period_end = models.BooleanField(default=False)
     cancel_category = models.CharField(
@@ -327,6 +345,14 @@ class Membership(Attribution):
         from payments.money import Money
 
         return Money(self.amount, self.currency) if self.amount else None
+
+    @property
+    def card(self) -> str:
+        """ "Visa ending 4242"; blank when the card is not known."""
+        if not self.card_last4:
+            return ""
+        brand = CARD_BRANDS.get(self.card_brand, self.card_brand.title() or "Card")
+        return f"{brand} ending {self.card_last4}"
 
     @property
     def has_perks(self) -> bool:

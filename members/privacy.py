@@ -201,6 +201,7 @@ def _membership(membership: Membership) -> dict[str, Any]:
         "amount": membership.amount,
         "currency": membership.currency,
         "interval": membership.interval,
+        "card": membership.card or None,
         "starts_at": membership.starts_at,
         "current_period_end": membership.current_period_end,
         "cancel_at_period_end": membership.cancel_at_period_end,
@@ -299,7 +300,11 @@ def _pseudonymise(person: Person, *, customer_ids: list[str | None]) -> None:
     memberships = list(_memberships(person).values_list("pk", flat=True))
     for pk in memberships:
         Membership.objects.filter(pk=pk).update(
-            email=erased_address("membership", pk), cancel_reason="", note=""
+            email=erased_address("membership", pk),
+            cancel_reason="",
+            note="",
+            card_brand="",
+            card_last4="",
         )
         _redact_webhook_deliveries(pk, erased_address("membership", pk))
     gifts_received = list(_gifts_received(person).values_list("pk", flat=True))

@@ -328,9 +328,12 @@ def card_start(request: HttpRequest) -> JsonResponse:
 @json_endpoint
 def card_finish(request: HttpRequest) -> JsonResponse:
     """Save the card; a past-due renewal is paid with it (3-D Secure if the bank asks)."""
-    outcome = self_service.finish_card_update(_own_paid_membership(request))
+    membership = _own_paid_membership(request)
+    outcome = self_service.finish_card_update(membership)
     if outcome.status == "succeeded":
-        messages.success(request, "Your card is updated.")
+        membership.refresh_from_db(fields=["card_brand", "card_last4"])
+        now = f": renewals now go to your {membership.card}" if membership.card else ""
+        messages.success(request, f"Your card is updated{now}.")
     return payment_step(outcome, doneUrl=reverse("members:account"))
 
 

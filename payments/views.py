@@ -20,7 +20,7 @@ from payments.pages import (
     stripe_page,
     valid,
 )
-from payments.price_labels import ONCE, currencies_with_prices, pay_labels
+from payments.price_labels import ONCE, currencies_with_prices, pay_labels, short
 from payments.services import donations
 
 
@@ -36,7 +36,10 @@ def _give_page(request: HttpRequest, initial: dict[str, str]) -> tuple[str, dict
     """The page for a reader who came with `initial` (the same for every guest)."""
     suggested = selectors.suggested_amounts()
     suggestions = {
-        code: [{"amount": s.amount, "label": str(s), "default": s.is_default} for s in amounts]
+        code: [
+            {"amount": s.amount, "label": short(s.amount, code), "default": s.is_default}
+            for s in amounts
+        ]
         for code, amounts in suggested.items()
     }
     # The default suggestion starts in the amount box (as give.js does on a currency change),

@@ -1,6 +1,7 @@
-"""Card testing on the join and card-update forms: each join, and each card form opened
-to update a card, has a bounded number of failed card checks (see
-payments/card_testing.py)."""
+"""The cards of the join and card-update forms: each join, and each card form opened to
+update a card, has a bounded number of failed card checks (card testing, see
+payments/card_testing.py); the card a membership is charged to is remembered as its
+member is shown it."""
 
 from django.conf import settings
 from django.db import transaction
@@ -17,6 +18,15 @@ from payments import stripe_gateway as gateway
 from payments.services.cards import entered_card
 
 CARD_ATTEMPTS_USED_UP = "Too many card attempts. Please start again."
+
+
+def remember_card(membership: Membership, card: gateway.CardInfo | None) -> None:
+    """The card renewals now go to, for the account page ("Visa ending 4242")."""
+    if card is None:
+        return
+    Membership.objects.filter(pk=membership.pk).update(
+        card_brand=card.brand[:20], card_last4=card.last4[-4:]
+    )
 
 
 def card_form_closed_message(membership: Membership) -> str | None:

@@ -13,6 +13,7 @@ from members.services import change_prices
 from members.services.card_checks import (
     confirmed_card,
     count_membership_failure,
+    remember_card,
 )
 from members.services.checkout import pay_on_session
 from members.services.stripe_sync import (
@@ -320,6 +321,7 @@ def finish_card_update(membership: Membership) -> PayOutcome:
         payment_method_id=setup.payment_method_id,
         idempotency_key=f"{card_key}-subscription",
     )
+    remember_card(membership, setup.card)
     if membership.status not in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID):
         return PayOutcome("succeeded")
     subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)

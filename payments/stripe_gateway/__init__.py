@@ -36,6 +36,7 @@ from payments.stripe_gateway.errors import (
     staff_message,
 )
 from payments.stripe_gateway.objects import (
+    CardInfo,
     ChangePreview,
     ChargeInfo,
     DisputeInfo,
@@ -105,6 +106,7 @@ __all__ = [
     "OUTCOME_UNKNOWN_MESSAGE",
     "UNAVAILABLE_MESSAGE",
     "CardDeclined",
+    "CardInfo",
     "ChangePreview",
     "ChargeInfo",
     "DisputeInfo",

@@ -8,6 +8,14 @@ from datetime import datetime
 
 
 @dataclass(frozen=True)
+class CardInfo:
+    """What a member may be shown of a card: its brand and last four digits."""
+
+    brand: str  # Stripe's word: "visa", "mastercard", "amex", ...
+    last4: str
+
+
+@dataclass(frozen=True)
 class SetupIntentInfo:
     id: str
     client_secret: str
@@ -19,6 +27,7 @@ class SetupIntentInfo:
     card_fingerprint: str | None = None
     error_message: str | None = None  # why the last confirmation failed
     failed_payment_method_id: str | None = None  # the card that failed then
+    card: CardInfo | None = None  # the confirmed card, when `payment_method` came expanded
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class PaymentMethodInfo:
     id: str
     card_fingerprint: str | None
     customer_id: str | None  # the customer it is attached to, if any
+    card: CardInfo | None = None
 
 
 @dataclass(frozen=True)

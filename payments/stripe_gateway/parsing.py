@@ -14,6 +14,7 @@ from django.conf import settings
 from payments.stripe_gateway import emulator_shapes
 from payments.stripe_gateway.errors import UnreadableObject, card_message
 from payments.stripe_gateway.objects import (
+    CardInfo,
     ChangePreview,
     ChargeInfo,
     DisputeInfo,
@@ -57,12 +58,21 @@ def _card_fingerprint(payment_method: Any) -> str | None:
     return (payment_method.get("card") or {}).get("fingerprint") or None
 
 
+def _card(payment_method: Any) -> CardInfo | None:
+    """An expanded payment method's card, as a member may see it (None for an id)."""
+    card = payment_method.get("card") if isinstance(payment_method, dict) else None
+    if not card or not card.get("last4"):
+        return None
+    return CardInfo(brand=str(card.get("brand") or ""), last4=str(card["last4"]))
+
+
 def payment_method_from_object(obj: dict) -> PaymentMethodInfo:
     _required(obj, "id")
     return PaymentMethodInfo(
         id=obj["id"],
         card_fingerprint=_card_fingerprint(obj),
         customer_id=_id(obj.get("customer")),
+        card=_card(obj),
     )
 
 
@@ -86,6 +96,7 @@ def setup_intent_from_object(obj: dict) -> SetupIntentInfo:
         ),
         error_message=_reader_message(error),
         failed_payment_method_id=_id(failed_method),
+        card=_card(obj.get("payment_method")),
     )
 
 

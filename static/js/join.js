@@ -27,8 +27,10 @@
   }
 
   // Each card's price in this currency and interval; `fresh`: a new currency or interval,
-  // whose middle level (among those priced) is chosen and its price put in the box.
+  // whose price of the level chosen (else of the middle level among those priced) is put
+  // in the box, so a reader who chose Champion and then Yearly still has Champion.
   function showLevels(fresh) {
+    const chosen = levels.find(function (radio) { return radio.checked; });
     const code = form.elements.currency.value;
     const currency = data.currencies[code];
     const interval = form.elements.interval.value;
@@ -44,7 +46,7 @@
     });
     if (fresh && priced.length) {
       const middle = priced[Math.floor((priced.length - 1) / 2)];
-      form.elements.amount.value = middle.value;
+      form.elements.amount.value = (chosen && !chosen.disabled ? chosen : middle).value;
     }
     syncLevels();
     statePrices();

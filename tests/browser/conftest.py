@@ -21,6 +21,8 @@ import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+# What the tests saw, shown in the README; rewritten on every run, committed when changed
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 STAFF_EMAIL, STAFF_PASSWORD = "browser-staff@example.org", "browser staff password 2026"
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
@@ -71,7 +73,15 @@ def chromium():
         missing("the playwright package (make install)")
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(
-            executable_path=CHROMIUM, args=["--no-sandbox", "--disable-dev-shm-usage"]
+            executable_path=CHROMIUM,
+            headless=True,
+            args=[
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--no-first-run",
+                "--disable-dev-shm-usage",
+            ],
         )
         yield browser
         browser.close()
@@ -115,6 +125,16 @@ def axe_violations(page, *, exclude: list[str] | None = None) -> list[dict]:
         for violation in result["violations"]
         if violation["impact"] in ("serious", "critical")
     ]
+
+
+def screenshot(page, name: str, *, full_page: bool = True) -> None:
+    """The page as the reader sees it now, as docs/screenshots/<name>.png (the README
+    shows these). Caret and animations are held still so an unchanged page makes the
+    same file."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(
+        path=SCREENSHOTS / f"{name}.png", full_page=full_page, animations="disabled", caret="hide"
+    )
 
 
 def sign_in(page, email: str, password: str) -> None:

@@ -27,8 +27,10 @@ def test_a_new_reader_joins_from_an_article_in_one_page_without_a_password(page,
     page.locator(".card.level", has_text="Champion").click()
     expect(page.get_by_role("radio", name=re.compile("Champion"))).to_be_checked()
     expect(page.locator("#join-button")).to_have_text("Join for €25 a month")
-    page.get_by_label("Yearly").check()
+    page.get_by_label("Yearly").check()  # the level chosen stays chosen, at its yearly price
+    expect(page.get_by_role("radio", name=re.compile("Champion"))).to_be_checked()
     expect(page.locator('[data-price-for="champion"]')).to_have_text("€250 a year")
+    expect(page.locator("#join-button")).to_have_text("Join for €250 a year")
     page.get_by_label("Monthly").check()
     # By keyboard: the arrow keys move between the cards, choosing as they go.
     page.get_by_role("radio", name=re.compile("Champion")).focus()

@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from content.models import Campaign, CampaignContribution, GoalKind
-from content.support import live_campaign_progress
+from content.support import CampaignProgress, live_campaign_progress
 from members.models import Membership
 from members.services.comp import grant_comp_membership
 from members.services.stripe_sync import announce_changes
@@ -147,7 +147,7 @@ def test_the_meter_shows_under_articles_for_a_live_campaign_with_its_links():
 
     assert "Winter appeal: 500 new members" in html
     assert '<progress max="500" value="3"' in html
-    assert "3 new members of 500 new members (0%)" in html
+    assert "3 of 500 new members (0%)" in html
     assert 'href="/join/?from=night-shift&amp;campaign=winter"' in html
 
 
@@ -223,3 +223,28 @@ def test_demo_data_adds_one_live_campaign_and_counts_its_demo_memberships_once()
     assert campaign.new_members == sum(c.new_members for c in counted)
     assert campaign.new_members > 0
     assert live_campaign_progress().slug == campaign.slug
+
+
+@pytest.mark.parametrize(
+    ("kind", "goal", "progress", "currency", "figures"),
+    [
+        (GoalKind.MEMBERS, 1000, 3, None, "3 of 1,000 new members"),
+        (GoalKind.MEMBERS, 1, 0, None, "0 of 1 new member"),
+        (GoalKind.MONEY, 500_000, 120_050, "EUR", "€1,200.50 of €5,000.00"),
+    ],
+)
+def test_the_meter_says_how_far_the_campaign_is_in_its_own_unit(
+    kind, goal, progress, currency, figures
+):
+    meter = CampaignProgress(
+        slug="s",
+        name="n",
+        goal_kind=kind,
+        goal=goal,
+        progress=progress,
+        currency=currency,
+        ends_at=None,
+        percent=0,
+    )
+
+    assert meter.figures == figures

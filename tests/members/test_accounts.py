@@ -178,6 +178,29 @@ def test_account_page_asks_a_guest_to_sign_in(client):
 
 
 @pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("has_password", "offered", "not_offered"),
+    [
+        (True, "account_change_password", "account_set_password"),
+        (False, "account_set_password", "account_change_password"),
+    ],
+)
+def test_the_account_page_offers_to_set_a_password_only_to_a_member_without_one(
+    client, has_password, offered, not_offered
+):
+    member = UserFactory()
+    if not has_password:  # joined by card, signs in by emailed code
+        member.set_unusable_password()
+        member.save()
+    client.force_login(member)
+
+    html = client.get(reverse("members:account")).content.decode()
+
+    assert f'href="{reverse(offered)}"' in html
+    assert f'href="{reverse(not_offered)}"' not in html
+
+
+@pytest.mark.django_db
 def test_member_saves_their_name_and_it_is_shown_escaped(client):
     member = UserFactory()
     client.force_login(member)

@@ -118,6 +118,7 @@ def test_a_declined_first_card_can_be_replaced_and_the_membership_starts_once(
     assert payment.stripe_invoice_id == invoice
     assert Membership.objects.count() == 1
     assert Payment.objects.count() == 1
+    assert membership.card == "Visa ending 4242"  # the card that paid, not the declined one
 
 
 def test_a_join_with_a_3ds_card_asks_the_bank_once(client, tasks, stripe_webhooks, stripe_proxy):

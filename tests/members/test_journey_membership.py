@@ -20,7 +20,12 @@ from tests.members.memberships import (
 )
 from tests.support import stripe_payloads as payloads
 from tests.support.processes import wait_until
-from tests.support.stripejs import CARD_3DS, CARD_DECLINED_ON_CHARGE, CARD_OK, confirm_card_setup
+from tests.support.stripejs import (
+    ANOTHER_CARD_OK,
+    CARD_3DS,
+    CARD_DECLINED_ON_CHARGE,
+    confirm_card_setup,
+)
 from tests.support.webhooks import post_event
 
 
@@ -106,12 +111,17 @@ def test_a_failed_renewal_keeps_perks_tells_the_member_and_a_new_card_recovers_i
     assert reverse("members:card") in notice.body
 
     started = client.post(reverse("members:card_start")).json()
-    confirm_card_setup(started["setupClientSecret"], CARD_OK)
+    confirm_card_setup(started["setupClientSecret"], ANOTHER_CARD_OK)
     finished = client.post(reverse("members:card_finish"))
 
     assert finished.status_code == 200, finished.content
-    refreshed(membership, status=MembershipStatus.ACTIVE)
+    membership = refreshed(membership, status=MembershipStatus.ACTIVE)
     wait_until(lambda: Payment.objects.count() == 2)
+    # The member is told, and their account page shows, which card renewals go to now
+    assert membership.card == "Visa ending 5556"
+    account = client.get(reverse("members:account")).content.decode()
+    assert "Your card is updated: renewals now go to your Visa ending 5556." in account
+    assert "<dt>Card</dt><dd>Visa ending 5556</dd>" in account
 
 
 def test_when_stripe_gives_up_on_a_failed_renewal_the_membership_ends_and_perks_stop(

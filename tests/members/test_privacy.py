@@ -84,7 +84,9 @@ def member(email: str, name: str) -> User:
     """A member with an account, a comp membership, giving history and a gift received."""
     user = UserFactory(email=email, display_name=name)
     history(email, name, user=user)
-    MembershipFactory(user=user, note=f"Hardship grant for {name}")
+    MembershipFactory(
+        user=user, note=f"Hardship grant for {name}", card_brand="visa", card_last4="4242"
+    )
     GiftMembershipFactory(recipient_email=email, recipient_name=name, message=f"For {name}")
     return user
 
@@ -163,6 +165,7 @@ def test_the_export_holds_the_persons_account_giving_memberships_and_gifts(clien
     }
     assert [m["kind"] for m in data["memberships"]] == ["comp"]
     assert data["memberships"][0]["note"] == "Hardship grant for Ana Lima"
+    assert data["memberships"][0]["card"] == "Visa ending 4242"
     given = {g["recipient_email"] for g in data["gift_memberships_given"]}
     assert len(given) == 4  # two from each of her addresses
     (received,) = data["gift_memberships_received"]
@@ -256,6 +259,7 @@ def test_erasure_pseudonymises_the_person_everywhere_and_keeps_the_ledger_whole(
     membership = Membership.objects.get(user=ana)
     assert membership.status == MembershipStatus.CANCELED
     assert (membership.email, membership.note) == (f"erased-membership-{membership.pk}@invalid", "")
+    assert (membership.card_brand, membership.card_last4) == ("", "")
     sent, later = GiftMembership.objects.filter(donation__donor=donor).order_by("pk")
     assert (sent.giver_name, sent.message, sent.recipient_name) == ("", "", "")
     assert sent.recipient_email == f"erased-gift-{sent.pk}@invalid"

@@ -79,6 +79,14 @@ def test_the_give_page_states_the_default_amount_and_its_fee_cover(client, sugge
     assert '<p class="total" id="total" aria-live="polite">Total: $10, charged once.</p>' in html
 
 
+def test_the_suggested_amounts_say_their_money_as_the_pay_button_does(client, suggested):
+    SuggestedAmountFactory(currency="USD", amount=1050)
+
+    labels = [s["label"] for s in give_page_data(client)["suggestions"]["USD"]]
+
+    assert sorted(labels) == ["$10", "$10.50", "$25"]  # no ".00": "$10" on both
+
+
 def test_without_a_default_amount_the_button_keeps_its_plain_words(client, db):
     html = client.get(reverse("payments:give")).content.decode()
 

@@ -9,6 +9,7 @@ import requests
 from django.conf import settings
 
 CARD_OK = "4242424242424242"
+ANOTHER_CARD_OK = "4000056655665556"  # a Visa debit card: another card that pays
 CARD_3DS = "4000002760003184"  # the bank asks for 3-D Secure
 CARD_DECLINED_ON_CHARGE = "4000000000000341"  # saves fine, declined when charged
 CARD_DECLINED_AT_SETUP = "4000000000000002"  # declined when the card is set up or charged

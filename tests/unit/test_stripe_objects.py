@@ -71,8 +71,9 @@ def test_a_confirmed_setup_reads_its_card_when_expanded_and_only_its_id_otherwis
     )
 
     assert (expanded.payment_method_id, expanded.card_fingerprint) == (method["id"], "fp_ok")
+    assert expanded.card == gateway.CardInfo(brand="visa", last4="0002")
     assert expanded.metadata == {"a": "1"}
-    assert (bare.payment_method_id, bare.card_fingerprint) == (method["id"], None)
+    assert (bare.payment_method_id, bare.card_fingerprint, bare.card) == (method["id"], None, None)
     assert (bare.error_message, bare.failed_payment_method_id) == (None, None)
 
 
@@ -165,14 +166,24 @@ def test_a_payment_intent_without_an_error_has_no_message():
 # --- PaymentMethod (the card a page entered) ---------------------------------------------
 
 
-def test_a_card_entered_in_the_page_reads_its_id_and_fingerprint_and_no_customer_yet():
+def test_a_card_entered_in_the_page_reads_its_id_fingerprint_brand_and_last_four():
     built = payloads.payment_method(fingerprint="fp_entered")
 
     card = payment_method_from_object(built)
 
     assert card == gateway.PaymentMethodInfo(
-        id=built["id"], card_fingerprint="fp_entered", customer_id=None
+        id=built["id"],
+        card_fingerprint="fp_entered",
+        customer_id=None,
+        card=gateway.CardInfo(brand="visa", last4="0002"),
     )
+
+
+def test_a_payment_method_without_a_card_reads_no_card():
+    built = payloads.payment_method()
+    del built["card"]
+
+    assert payment_method_from_object(built).card is None
 
 
 def test_a_card_attached_to_a_customer_reads_the_customer_as_an_id_or_expanded():
