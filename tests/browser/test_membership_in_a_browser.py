@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, axe_violations, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot
 from tests.browser.test_giving_in_a_browser import ARTICLE, answer_challenges, fill_card
 from tests.support.stripejs import CARD_3DS, CARD_OK
 
@@ -282,3 +282,34 @@ def test_a_member_changes_the_amount_goes_yearly_updates_the_card_cancels_and_re
         "",
     )
     assert stripe_subscription_of(stack, EMAIL)["cancel_at_period_end"] is False
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_a_members_own_pages_have_no_serious_accessibility_violation(member, size):
+    """The account page's own links (a receipt, the year's statement, setting a
+    password) and the membership's pages, as the member who joined above sees them."""
+    page = member
+    page.set_viewport_size(size)
+    try:
+        page.goto("/account/")
+        receipt = page.locator('#giving a[href*="/account/receipts/"]')
+        for _ in range(30):  # the receipt is made once Stripe's event is processed
+            if receipt.count():
+                break
+            page.wait_for_timeout(1000)
+            page.reload()
+        statement = page.locator('#giving a[href*="/account/statement/"]')
+        paths = [
+            receipt.first.get_attribute("href"),
+            statement.first.get_attribute("href"),
+            "/account/",
+            "/account/card/",
+            "/account/membership/change/",
+            "/account/membership/cancel/",
+            "/accounts/password/set/",
+        ]
+        for path in paths:
+            assert page.goto(path).status == 200, path
+            no_violations(page)
+    finally:
+        page.set_viewport_size(DESKTOP)
