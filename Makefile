@@ -3,17 +3,23 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(abspath $(VENV))/bin
 
-.PHONY: run test test-fast install lint format lock demo clean simulate bench
+.PHONY: run test test-fast install lint format lock demo clean simulate bench vendor-axe
 
-$(VENV)/.installed: pyproject.toml requirements.lock tests/browser/package-lock.json
+$(VENV)/.installed: pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -c requirements.lock -e ".[dev]"
-	# axe-core for the browser tests' accessibility checks (skipped without npm)
-	if command -v npm >/dev/null; then npm ci --silent --no-audit --no-fund --prefix tests/browser; fi
 	touch $@
 
 install: $(VENV)/.installed
+
+# axe-core, which the browser tests run in pages, is vendored (tests/browser/vendor/, no
+# npm needed to test). To move to another version: change it in tests/browser/package.json,
+# then `make vendor-axe` and commit what changed.
+vendor-axe:
+	npm install --silent --no-audit --no-fund --prefix tests/browser
+	cp tests/browser/node_modules/axe-core/axe.min.js tests/browser/node_modules/axe-core/LICENSE \
+	  tests/browser/vendor/axe-core/
 
 # Set up and run the whole site locally: web server, Celery worker and beat
 # (queue in files under var/, no Redis needed) and localstripe for Stripe (its

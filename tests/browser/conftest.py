@@ -7,8 +7,8 @@ sends. One stack per test process; `make test` runs these tests in a process of 
 own, after the rest (`-m browser`).
 
 Needs: /usr/bin/chromium (Debian's `chromium`), the `playwright` package (dev
-dependencies), PostgreSQL and redis-server, and axe-core for the accessibility checks
-(`npm ci --prefix tests/browser`). Without them the tests are skipped, except in CI
+dependencies), PostgreSQL and redis-server; axe-core, for the accessibility checks, is
+vendored in tests/browser/vendor/. Without them the tests are skipped, except in CI
 (`CI=1`), where a missing piece fails the run.
 """
 
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-AXE = Path(__file__).parent / "node_modules" / "axe-core" / "axe.min.js"
+# Vendored from npm at the version tests/browser/package.json pins (`make vendor-axe`)
+AXE = Path(__file__).parent / "vendor" / "axe-core" / "axe.min.js"
 # What the tests saw, shown in the README; rewritten on every run, committed when changed
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 STAFF_EMAIL, STAFF_PASSWORD = "browser-staff@example.org", "browser staff password 2026"
@@ -103,7 +104,7 @@ def axe_violations(page, *, exclude: list[str] | None = None) -> list[dict]:
     `exclude`: selectors left out (the emulator's card fields stand in for Stripe's
     iframe, which Stripe makes accessible, not us)."""
     if not AXE.exists():
-        missing("axe-core (npm ci --prefix tests/browser)")
+        missing(f"axe-core at {AXE} (make vendor-axe)")
     # Evaluated through the DevTools protocol: the page's CSP (rightly) refuses a script tag
     page.evaluate(AXE.read_text() + "\n;undefined")
     result = page.evaluate(

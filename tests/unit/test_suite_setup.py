@@ -5,7 +5,9 @@ below keep parallel workers and runs side by side off each other's database,
 queue and cache keys.
 """
 
+import json
 import os
+from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
@@ -112,3 +114,13 @@ def test_emptying_the_cache_leaves_other_processes_keys_alone():
 
 def test_every_task_is_registered_before_any_test_runs():
     assert {"members.tasks.deliver_email", "payments.tasks.process_stripe_event"} <= set(app.tasks)
+
+
+def test_the_vendored_axe_core_is_the_version_package_json_pins():
+    """tests/browser/vendor/ is refreshed with `make vendor-axe`, never edited by hand."""
+    browser = Path(__file__).parents[1] / "browser"
+    pinned = json.loads((browser / "package.json").read_text())["devDependencies"]["axe-core"]
+    vendored = (browser / "vendor" / "axe-core" / "axe.min.js").read_text()[:200]
+
+    assert vendored.startswith(f"/*! axe v{pinned}\n")
+    assert (browser / "vendor" / "axe-core" / "LICENSE").exists()  # MPL-2.0 asks for it
