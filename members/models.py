@@ -248,8 +248,8 @@ class Membership(Attribution):
     )
     # The card renewals are charged to, as the member is shown it ("Visa ending 4242"):
     # the one they joined with or last put on the account page; blank if not known.
-    card_brand = models.CharField(max_length=20, blank=True)
-    card_last4 = models.CharField("card's last four digits", max_length=4, blank=True)
+    card_brand = models.CharField(max_length=20, blank=True, default="")
+    card_last4 = models.CharField("card's last four digits", max_length=4, blank=True, default="")
     current_period_end = models.DateTimeField(null=True, blank=True, help_text="Next charge.")
     cancel_at_period_end = models.BooleanField(default=False)
     cancel_category = models.CharField(

@@ -49,8 +49,11 @@ def fill_card(page, number: str) -> None:
 @pytest.mark.parametrize("card", [CARD_OK, CARD_3DS], ids=["card", "3-D Secure card"])
 def test_a_guest_gives_once_from_an_article_and_gets_a_receipt(page, stack, card):
     email = f"browser.guest.{card[-4:]}@example.org"
-    page.goto(f"/give/?from={ARTICLE}")
-    expect(page.get_by_text("Inside the ports that keep the grain moving")).to_be_visible()
+    page.goto(f"/articles/{ARTICLE}/")
+    page.locator(".support-block").get_by_role("link", name="Support us just once").click()
+    expect(page.get_by_text("You are giving after reading")).to_contain_text(
+        "Inside the ports that keep the grain moving"
+    )
 
     page.get_by_label("Email").fill(email)
     fill_card(page, card)
@@ -61,6 +64,7 @@ def test_a_guest_gives_once_from_an_article_and_gets_a_receipt(page, stack, card
     expect(page.locator("h1")).to_contain_text("Thank")
     (receipt,) = stack.mail.wait_for(email, "receipt", timeout=60)
     assert "Receipt" in receipt.subject or "receipt" in receipt.subject
+    assert ledger_of(stack, email) == [f"one_time {ARTICLE}"]  # attributed to the article
 
 
 def test_a_declined_card_is_told_in_our_words_and_another_card_pays_the_same_gift(page, stack):
@@ -73,12 +77,15 @@ def test_a_declined_card_is_told_in_our_words_and_another_card_pays_the_same_gif
     card_error = page.locator('[data-error-for="card"]')
     expect(card_error).to_have_text(DECLINED)
     expect(card_error).to_be_focused()  # the reader is taken to what failed
-    assert gifts_of(stack, email) == ["failed 1"]  # one card tried, nothing charged
+    assert gifts_of(stack, email) == ["failed 1"]  # one card tried
+    assert ledger_of(stack, email) == []  # nothing charged, nothing in the books
 
     fill_card(page, CARD_OK)
     page.locator("#give-button").click()
     answer_challenges(page, until=THANKS)
     assert gifts_of(stack, email) == ["succeeded 2"]  # the same gift, on its second card
+    stack.mail.wait_for(email, "receipt", timeout=60)
+    assert ledger_of(stack, email) == ["one_time "]  # one payment, from no article
 
 
 def gifts_of(stack, email: str) -> list[str]:
@@ -92,3 +99,16 @@ def gifts_of(stack, email: str) -> list[str]:
         "    print(d.status, d.attempts)",
     )
     return listing.strip().splitlines()
+
+
+def ledger_of(stack, email: str) -> list[str]:
+    """Each ledger row of `email`'s payments, as "<kind> <article it came from>"."""
+    listing = stack.manage(
+        "shell",
+        "--no-imports",
+        "-c",
+        "from payments.models import Payment\n"
+        f"for p in Payment.objects.filter(donor__email={email!r}).order_by('paid_at'):\n"
+        "    print(p.kind, p.article_slug)",
+    )
+    return listing.rstrip("\n").splitlines()

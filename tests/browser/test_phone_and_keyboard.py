@@ -81,13 +81,11 @@ def assert_fits_the_screen(page) -> None:
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_guest_gives_from_an_article_by_keyboard_alone(page, stack, size):
     email = f"browser.keyboard.giver.{size['width']}@example.org"
+    on = "-phone" if size == PHONE else ""  # the screenshots' names
     page.set_viewport_size(size)
     page.goto(f"/articles/{ARTICLE}/")
     assert_fits_the_screen(page)
-    if size == PHONE:
-        screenshot(page, "article-phone")
-    else:
-        screenshot(page, "article")
+    screenshot(page, f"article{on}")
 
     tab_to(page, '.support-block a[data-kind="give"]')
     page.keyboard.press("Enter")
@@ -108,10 +106,7 @@ def test_a_guest_gives_from_an_article_by_keyboard_alone(page, stack, size):
     tab_to(page, "#id_email")
     page.keyboard.type(email)
     type_card(page, CARD_OK)
-    if size == PHONE:
-        screenshot(page, "give-phone")
-    else:
-        screenshot(page, "give")
+    screenshot(page, f"give{on}")
     tab_to(page, "#give-button")
     page.keyboard.press("Enter")
     answer_challenges(page, until=THANKS)
@@ -119,7 +114,7 @@ def test_a_guest_gives_from_an_article_by_keyboard_alone(page, stack, size):
     expect(page.locator("h1")).to_contain_text("Thank")
     assert_fits_the_screen(page)
     assert axe_violations(page) == []
-    screenshot(page, "thank-you-phone" if size == PHONE else "thank-you")
+    screenshot(page, f"thank-you{on}")
     assert gifts_of(stack, email) == ["succeeded 1"]
     stack.mail.wait_for(email, "receipt", timeout=60)
 
@@ -127,6 +122,7 @@ def test_a_guest_gives_from_an_article_by_keyboard_alone(page, stack, size):
 @pytest.mark.parametrize("size", [PHONE, DESKTOP], ids=["phone", "desktop"])
 def test_a_new_reader_joins_from_an_article_by_keyboard_alone(page, stack, size):
     email = f"browser.keyboard.joiner.{size['width']}@example.org"
+    on = "-phone" if size == PHONE else ""
     page.set_viewport_size(size)
     page.goto(f"/articles/{ARTICLE}/")
 
@@ -148,7 +144,7 @@ def test_a_new_reader_joins_from_an_article_by_keyboard_alone(page, stack, size)
     tab_to(page, "input[name=email]")
     page.keyboard.type(email)
     type_card(page, CARD_OK)
-    screenshot(page, "join-phone" if size == PHONE else "join")
+    screenshot(page, f"join{on}")
     tab_to(page, "#join-button")
     page.keyboard.press("Enter")
     answer_challenges(page, until=WELCOME)
