@@ -590,9 +590,14 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "schedule": 60,
     },
     # Delete what we no longer need (see RETENTION_* below): old raw Stripe events,
-    # gifts started and never paid.
+    # gifts started and never paid...
     "apply-retention": {
         "task": "payments.tasks.apply_retention",
+        "schedule": 86400,
+    },
+    # ...and joins started and never paid.
+    "apply-member-retention": {
+        "task": "members.tasks.apply_retention",
         "schedule": 86400,
     },
 }
@@ -607,6 +612,9 @@ RETENTION_IGNORED_EVENTS_DAYS = envint("RETENTION_IGNORED_EVENTS_DAYS", "30")
 RETENTION_PROCESSED_EVENTS_DAYS = envint("RETENTION_PROCESSED_EVENTS_DAYS", "400")
 # Days a gift started but never paid (no ledger row) is kept, with its name and email
 RETENTION_UNPAID_GIFTS_DAYS = envint("RETENTION_UNPAID_GIFTS_DAYS", "30")
+# Days a join started and never paid (no first payment, so never a member) is kept,
+# with its email and address; at least 30, as for events
+RETENTION_UNPAID_MEMBERSHIPS_DAYS = envint("RETENTION_UNPAID_MEMBERSHIPS_DAYS", "30")
 
 # --- Static files -----------------------------------------------------------
 

@@ -3,7 +3,7 @@
 from celery import shared_task
 from django.conf import settings
 
-from members import emails
+from members import emails, retention
 from members.services import accounts, comp, member_webhooks
 
 # The longest wait a delivery's task schedules for itself (countdown); longer waits are the
@@ -32,6 +32,12 @@ def send_cancel_notice(membership_pk: int) -> bool:
 @shared_task
 def end_expired_memberships() -> int:
     return comp.end_expired_memberships()
+
+
+@shared_task
+def apply_retention() -> int:
+    """Beat, daily: delete joins never paid (see members.retention); how many."""
+    return retention.delete_unpaid_joins()
 
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=8)
