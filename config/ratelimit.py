@@ -1,5 +1,6 @@
 """Fixed-window counters in the cache, for limits the form checks before Stripe is called."""
 
+import ipaddress
 import re
 import time
 
@@ -89,3 +90,27 @@ def client_ip(request) -> str:
         if len(forwarded) >= settings.NUM_PROXIES:
             return forwarded[-settings.NUM_PROXIES]
     return request.META.get("REMOTE_ADDR", "")
+
+
+IPV6_PREFIX = 64
+
+
+def address_key(ip: str) -> str:
+    """The one bucket an address counts in: an IPv4 address itself; an IPv6 address's
+    network of IPV6_PREFIX bits (a home or a server is given a whole /64 and may use any
+    address in it, so a bot would otherwise get a fresh limit per address). allauth
+    counts sign-ins the same way (its RATE_LIMIT_IPV6_PREFIX, 64)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped:  # ::ffff:198.51.100.7 is 198.51.100.7
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network(f"{address}/{IPV6_PREFIX}", strict=False))
+    return ip
+
+
+def client_key(request) -> str:
+    """The reader's address as the limits count it (`address_key`)."""
+    return address_key(client_ip(request))

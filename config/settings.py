@@ -290,8 +290,8 @@ MEMBERSHIP_PRORATION = str(env("MEMBERSHIP_PRORATION", "create_prorations"))
 if MEMBERSHIP_PRORATION not in ("create_prorations", "none"):
     raise ImproperlyConfigured("MEMBERSHIP_PRORATION is create_prorations or none.")
 
-# Card-testing defence: gifts started per client IP and per email address,
-# as COUNT/PERIOD with s, m, h or d (e.g. 10/10m). Checked before Stripe is called.
+# Card-testing defence: gifts started per client IP (an IPv6 address's /64) and per
+# email address, as COUNT/PERIOD with s, m, h or d (e.g. 10/10m). Checked before Stripe is called.
 DONATION_RATE_PER_IP = str(env("DONATION_RATE_PER_IP", "10/10m"))
 DONATION_RATE_PER_EMAIL = str(env("DONATION_RATE_PER_EMAIL", "5/h"))
 # Failed card checks one start (a gift, a gift membership, a membership's card

@@ -225,7 +225,7 @@ def join_start(request: HttpRequest) -> JsonResponse:
     form = valid(JoinForm(request.POST, member_email=member_email(request)))
     email = form.cleaned_data["email"]
     ratelimit.require(
-        ("join-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP),
+        ("join-ip", ratelimit.client_key(request), settings.DONATION_RATE_PER_IP),
         ("join-user", str(request.user.pk), settings.DONATION_RATE_PER_EMAIL)
         if signed_in
         else ("join-email", ratelimit.email_key(email), settings.DONATION_RATE_PER_EMAIL),
@@ -257,7 +257,7 @@ def join_start(request: HttpRequest) -> JsonResponse:
 @json_endpoint
 def join_confirm(request: HttpRequest, public_id) -> JsonResponse:
     ratelimit.require(
-        ("join-confirm-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP)
+        ("join-confirm-ip", ratelimit.client_key(request), settings.DONATION_RATE_PER_IP)
     )
     membership = _join_of(request, public_id)
     outcome = checkout.confirm_membership(membership, request.POST.get("payment_method", ""))

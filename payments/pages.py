@@ -214,7 +214,7 @@ def refuse_before_stripe(request: HttpRequest, email: str) -> None:
     """Card-testing defence for a new gift: rate limits per IP and per email (or member),
     then blocks for failed card checks, then the challenge."""
     ratelimit.require(
-        ("give-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP),
+        ("give-ip", ratelimit.client_key(request), settings.DONATION_RATE_PER_IP),
         (*_giver_limit(request, email), settings.DONATION_RATE_PER_EMAIL),
     )
     refuse_blocked(request, email, challenge_everyone=True)

@@ -94,7 +94,7 @@ def give_start(request: HttpRequest) -> JsonResponse:
 def give_pay(request: HttpRequest, public_id) -> JsonResponse:
     """Charge the card entered in the page (`payment_method`, from Stripe.js), or tell the
     page what Stripe still needs."""
-    ratelimit.require(("give-pay-ip", ratelimit.client_ip(request), settings.DONATION_RATE_PER_IP))
+    ratelimit.require(("give-pay-ip", ratelimit.client_key(request), settings.DONATION_RATE_PER_IP))
     if selectors.donation_for_page(public_id) is None:
         raise Http404
     outcome = donations.pay_donation(public_id, request.POST.get("payment_method", ""))

@@ -16,7 +16,7 @@ from django.urls import reverse
 from hypothesis import given
 from hypothesis import strategies as st
 
-from config.ratelimit import parse_rate
+from config.ratelimit import address_key, parse_rate
 from payments.currencies import fee_cover
 from payments.models import Donation, Donor
 
@@ -126,6 +126,33 @@ def test_the_gift_after_the_limit_from_one_address_is_refused_with_429(client, s
     assert statuses(responses) == [LET_THROUGH, LET_THROUGH, 429]
     assert responses[-1].json() == {"error": TOO_MANY}
     assert nothing_stored()
+
+
+def test_the_addresses_of_one_ipv6_network_share_one_limit(client, settings):
+    """A bot with a /64 has 2^64 addresses: each would otherwise get a fresh limit."""
+    settings.DONATION_RATE_PER_IP = "2/h"
+    same_network = ["2001:db8:1:2::1", "2001:db8:1:2::beef", "2001:db8:1:2:ffff:ffff:ffff:fff1"]
+
+    responses = [
+        start(client, ip=ip, email=f"reader{n}@example.org") for n, ip in enumerate(same_network)
+    ]
+
+    assert statuses(responses) == [LET_THROUGH, LET_THROUGH, 429]
+    assert start(client, ip="2001:db8:1:3::1", email="next@example.org").status_code == LET_THROUGH
+
+
+@pytest.mark.parametrize(
+    ("ip", "key"),
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:DB8:1:2::9", "2001:db8:1:2::/64"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),  # an IPv4 address written as IPv6
+        ("not an address", "not an address"),
+    ],
+)
+def test_an_address_counts_in_its_own_bucket_or_its_ipv6_networks(ip, key):
+    assert address_key(ip) == key
 
 
 def test_one_email_is_limited_across_addresses_whatever_its_casing(client, settings):
