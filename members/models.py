@@ -250,6 +250,9 @@ class Membership(Attribution):
     # the one they joined with or last put on the account page; blank if not known.
     card_brand = models.CharField(max_length=20, blank=True, default="")
     card_last4 = models.CharField("card's last four digits", max_length=4, blank=True, default="")
+    card_payment_method_id = models.CharField(
+        max_length=255, blank=True, default="", help_text="Stripe's id of that card."
+    )
     current_period_end = models.DateTimeField(null=True, blank=True, help_text="Next charge.")
     cancel_at_period_end = models.BooleanField(default=False)
     cancel_category = models.CharField(

@@ -305,6 +305,7 @@ def _pseudonymise(person: Person, *, customer_ids: list[str | None]) -> None:
             note="",
             card_brand="",
             card_last4="",
+            card_payment_method_id="",
         )
         _redact_webhook_deliveries(pk, erased_address("membership", pk))
     gifts_received = list(_gifts_received(person).values_list("pk", flat=True))

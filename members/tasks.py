@@ -4,7 +4,8 @@ from celery import shared_task
 from django.conf import settings
 
 from members import emails, retention
-from members.services import accounts, comp, member_webhooks
+from members.services import accounts, card_checks, comp, member_webhooks
+from payments import stripe_gateway as gateway
 
 # The longest wait a delivery's task schedules for itself (countdown); longer waits are the
 # beat sweep's. Redis hands an unacknowledged task to another worker after its visibility
@@ -32,6 +33,12 @@ def send_cancel_notice(membership_pk: int) -> bool:
 @shared_task
 def end_expired_memberships() -> int:
     return comp.end_expired_memberships()
+
+
+@shared_task(autoretry_for=(gateway.GatewayUnavailable,), retry_backoff=True, max_retries=8)
+def follow_membership_card(membership_pk: int) -> None:
+    """The card a subscription is charged to changed at Stripe: remember the new one."""
+    card_checks.follow_card(membership_pk)
 
 
 @shared_task

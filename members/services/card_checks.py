@@ -20,13 +20,40 @@ from payments.services.cards import entered_card
 CARD_ATTEMPTS_USED_UP = "Too many card attempts. Please start again."
 
 
-def remember_card(membership: Membership, card: gateway.CardInfo | None) -> None:
+def remember_card(
+    membership: Membership, payment_method_id: str, card: gateway.CardInfo | None
+) -> None:
     """The card renewals now go to, for the account page ("Visa ending 4242")."""
-    if card is None:
+    _store_card(Membership.objects.filter(pk=membership.pk), payment_method_id, card)
+
+
+def follow_card(membership_pk: int) -> None:
+    """Remember the card the membership's subscription is charged to now, as Stripe says
+    (another was put on it outside this site: in Stripe's dashboard, say). Read from
+    Stripe, so an event late or out of order never brings back an older card; stored only
+    if no other card was remembered meanwhile (the member's own update wins)."""
+    membership = Membership.objects.filter(pk=membership_pk).first()
+    if membership is None or not membership.stripe_subscription_id:
         return
-    Membership.objects.filter(pk=membership.pk).update(
-        card_brand=card.brand[:20], card_last4=card.last4[-4:]
-    )
+    known = membership.card_payment_method_id
+    method_id = gateway.retrieve_subscription(
+        membership.stripe_subscription_id
+    ).default_payment_method_id
+    if method_id and method_id != known:
+        _store_card(
+            Membership.objects.filter(pk=membership_pk, card_payment_method_id=known),
+            method_id,
+            gateway.retrieve_payment_method(method_id).card,
+        )
+
+
+def _store_card(memberships, payment_method_id: str, card: gateway.CardInfo | None) -> None:
+    if card is not None:
+        memberships.update(
+            card_brand=card.brand[:20],
+            card_last4=card.last4[-4:],
+            card_payment_method_id=payment_method_id,
+        )
 
 
 def card_form_closed_message(membership: Membership) -> str | None:

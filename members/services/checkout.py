@@ -208,7 +208,7 @@ def _confirm_membership(membership: Membership, payment_method_id: str) -> PayOu
             current.stripe_subscription_id = subscription.id
             apply_subscription(current, subscription, as_of=seen_at)
     if ours and card is not None:
-        remember_card(current, card.card)
+        remember_card(current, card.id, card.card)
     if not ours:
         # Another request stored another subscription meanwhile (the reader changed the
         # amount in a second tab): this one is dropped unless it was paid (then its own

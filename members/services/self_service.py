@@ -321,7 +321,7 @@ def finish_card_update(membership: Membership) -> PayOutcome:
         payment_method_id=setup.payment_method_id,
         idempotency_key=f"{card_key}-subscription",
     )
-    remember_card(membership, setup.card)
+    remember_card(membership, setup.payment_method_id, setup.card)
     if membership.status not in (MembershipStatus.PAST_DUE, MembershipStatus.UNPAID):
         return PayOutcome("succeeded")
     subscription = gateway.retrieve_subscription(membership.stripe_subscription_id)

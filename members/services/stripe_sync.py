@@ -65,7 +65,18 @@ def apply_subscription(
     membership.stripe_synced_at = as_of
     membership.save()
     announce_changes(membership)
+    if subscription.default_payment_method_id not in (None, membership.card_payment_method_id):
+        _follow_card(membership)
     return True
+
+
+def _follow_card(membership: Membership) -> None:
+    """Another card is on the subscription than the one remembered: read which, after
+    commit (a Stripe call never runs inside a transaction)."""
+    from members.tasks import follow_membership_card
+
+    pk = membership.pk
+    transaction.on_commit(lambda: follow_membership_card.delay(pk))
 
 
 def announce_changes(membership: Membership) -> None:

@@ -112,6 +112,7 @@ class SubscriptionInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     current_period_start: datetime | None = None
     product_id: str | None = None  # the Product of its price (to preview another price)
+    default_payment_method_id: str | None = None  # its own card, if it has one
 
 
 @dataclass(frozen=True)

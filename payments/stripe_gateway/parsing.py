@@ -193,6 +193,7 @@ def subscription_from_object(obj: dict) -> SubscriptionInfo:
         metadata=dict(obj.get("metadata") or {}),
         current_period_start=timestamp(period_start) if period_start else None,
         product_id=_id(price.get("product")),
+        default_payment_method_id=_id(obj.get("default_payment_method")),
     )
 
 

@@ -53,8 +53,9 @@ def renew(membership: Membership) -> dict:
     return _stripe("GET", f"invoices/{invoice['id']}")
 
 
-def switch_default_card(membership: Membership, number: str) -> None:
-    """The member's card changes under them (expired, stolen...): renewals use `number`."""
+def switch_default_card(membership: Membership, number: str) -> dict:
+    """The member's card changes under them (expired, stolen...): renewals use `number`.
+    The subscription as Stripe now holds it (the emulator sends no event for it)."""
     method = _stripe(
         "POST",
         "payment_methods",
@@ -69,7 +70,7 @@ def switch_default_card(membership: Membership, number: str) -> None:
         invoice_settings={"default_payment_method": method["id"]},
     )
     # The subscription's own card, which its renewals are charged to
-    _stripe(
+    return _stripe(
         "POST",
         f"subscriptions/{membership.stripe_subscription_id}",
         default_payment_method=method["id"],

@@ -124,6 +124,26 @@ def test_a_failed_renewal_keeps_perks_tells_the_member_and_a_new_card_recovers_i
     assert "<dt>Card</dt><dd>Visa ending 5556</dd>" in account
 
 
+def test_a_card_put_on_the_subscription_outside_this_site_is_the_one_the_member_sees(
+    client, tasks, stripe_webhooks
+):
+    """Staff change the card in Stripe's dashboard: the subscription's event sends us to
+    read which card it is now, and the account page says it."""
+    client.force_login(UserFactory(email="switched@example.org"))
+    membership = refreshed(join(client), status=MembershipStatus.ACTIVE)
+    assert membership.card == "Visa ending 4242"
+
+    subscription = switch_default_card(membership, ANOTHER_CARD_OK)
+    updated = payloads.event("customer.subscription.updated", subscription)
+    assert post_event(client, updated).status_code == 200
+
+    membership = refreshed(membership, card_last4="5556")
+    assert membership.card == "Visa ending 5556"
+    assert "<dt>Card</dt><dd>Visa ending 5556</dd>" in client.get(
+        reverse("members:account")
+    ).content.decode()
+
+
 def test_when_stripe_gives_up_on_a_failed_renewal_the_membership_ends_and_perks_stop(
     client, tasks, stripe_webhooks, mailoutbox
 ):
