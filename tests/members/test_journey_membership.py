@@ -139,9 +139,10 @@ def test_a_card_put_on_the_subscription_outside_this_site_is_the_one_the_member_
 
     membership = refreshed(membership, card_last4="5556")
     assert membership.card == "Visa ending 5556"
-    assert "<dt>Card</dt><dd>Visa ending 5556</dd>" in client.get(
-        reverse("members:account")
-    ).content.decode()
+    assert (
+        "<dt>Card</dt><dd>Visa ending 5556</dd>"
+        in client.get(reverse("members:account")).content.decode()
+    )
 
 
 def test_when_stripe_gives_up_on_a_failed_renewal_the_membership_ends_and_perks_stop(
