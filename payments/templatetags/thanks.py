@@ -11,6 +11,7 @@ from django.urls import reverse
 from payments.attribution import SourceArticle, source_article
 from payments.models import Attribution
 from payments.money import Money
+from payments.price_labels import short
 from payments.states import PaymentKind
 
 register = template.Library()
@@ -35,6 +36,11 @@ def back_to_news_url(article: SourceArticle | None = None) -> str:
 class MonthlyOffer:
     amount: Money
     url: str
+
+    @property
+    def label(self) -> str:
+        """The amount as the pay buttons say it: "$10", "$10.50"."""
+        return short(self.amount.amount, self.amount.currency)
 
 
 @register.simple_tag
