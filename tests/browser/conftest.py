@@ -51,9 +51,8 @@ def stack() -> Iterator:
     running = Stack(seed=0, web_workers=1, calm=True).start()
     try:
         running.manage("demo_data", "--no-ledger")
-        running.manage(
-            "shell",
-            "-c",
+        on_the_site(
+            running,
             "from allauth.account.models import EmailAddress\n"
             "from members.models import User\n"
             f"u = User.objects.create_superuser({STAFF_EMAIL!r}, {STAFF_PASSWORD!r})\n"
@@ -126,6 +125,11 @@ def axe_violations(page, *, exclude: list[str] | None = None) -> list[dict]:
         for violation in result["violations"]
         if violation["impact"] in ("serious", "critical")
     ]
+
+
+def on_the_site(stack, code: str) -> list[str]:
+    """Run Python in the site's own Django (`manage.py shell`); the lines it printed."""
+    return stack.manage("shell", "--no-imports", "-c", code).strip().splitlines()
 
 
 def screenshot(page, name: str, *, full_page: bool = True) -> None:

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot
+from tests.browser.conftest import DESKTOP, PHONE, axe_violations, on_the_site, screenshot
 from tests.browser.test_giving_in_a_browser import ARTICLE, answer_challenges, fill_card
 from tests.support.stripejs import CARD_3DS, CARD_OK
 
@@ -31,10 +31,8 @@ def no_violations(page) -> None:
 
 def membership_of(stack, email: str) -> dict:
     """The reader's membership as the site holds it."""
-    out = stack.manage(
-        "shell",
-        "--no-imports",
-        "-c",
+    printed = on_the_site(
+        stack,
         "import json\n"
         "from members.models import Membership\n"
         f"m = Membership.objects.get(email={email!r})\n"
@@ -43,16 +41,14 @@ def membership_of(stack, email: str) -> dict:
         "    'cancel_category': m.cancel_category, 'cancel_reason': m.cancel_reason,\n"
         "    'user': m.user.email if m.user else None}))",
     )
-    return json.loads(out.strip().splitlines()[-1])
+    return json.loads(printed[-1])
 
 
 def stripe_subscription_of(stack, email: str) -> dict:
     """The reader's subscription as Stripe (the emulator) holds it: its plan, whether it
     renews, and the last four digits of the card it charges."""
-    out = stack.manage(
-        "shell",
-        "--no-imports",
-        "-c",
+    printed = on_the_site(
+        stack,
         "import json\n"
         "from members.models import Membership\n"
         "from payments.stripe_gateway.transport import client\n"
@@ -67,7 +63,7 @@ def stripe_subscription_of(stack, email: str) -> dict:
         "    'cancel_at_period_end': s['cancel_at_period_end'],\n"
         "    'card_last4': card.get('last4')}))",
     )
-    return json.loads(out.strip().splitlines()[-1])
+    return json.loads(printed[-1])
 
 
 def join_as_a_guest_and_sign_in_by_the_emailed_code(page, stack, email: str) -> None:

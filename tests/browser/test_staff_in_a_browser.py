@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, screenshot
+from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, on_the_site, screenshot
 from tests.browser.test_giving_in_a_browser import ARTICLE, THANKS, answer_challenges, fill_card
 from tests.support.stripejs import CARD_OK
 
@@ -78,10 +78,8 @@ def note(page, label: str) -> str:
 def make_staff(stack, email: str, *, group: str, permissions: tuple[str, ...] = ()) -> None:
     """A staff account (email confirmed) in `group`: one of the project's roles
     (content/migrations/0004_staff_roles.py), or a group made of `permissions`."""
-    stack.manage(
-        "shell",
-        "--no-imports",
-        "-c",
+    on_the_site(
+        stack,
         "from allauth.account.models import EmailAddress\n"
         "from django.contrib.auth.models import Group, Permission\n"
         "from members.models import User\n"
