@@ -14,7 +14,8 @@ failed card check is:
    card-update form): at DONATION_MAX_CARD_ATTEMPTS the start is closed, its open
    PaymentIntent (or SetupIntent) canceled at Stripe so the secret confirms nothing
    more, and the reader is told to start again;
-2. counted against the client address the start came from, the guest's email
+2. counted against the client address the start came from (an IPv6 address as its
+   /64, `ratelimit.address_key`), the guest's email
    (normalised by `ratelimit.email_key`) or the signed-in member's account, and
    the card's fingerprint. A source whose failures in a window reach its
    threshold (CARD_FAILURES_PER_IP / _PER_EMAIL / _PER_CARD, COUNT/PERIOD) is
@@ -55,7 +56,7 @@ from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from config.ratelimit import email_key, parse_rate
+from config.ratelimit import address_key, email_key, parse_rate
 from payments import stripe_gateway as gateway
 from payments.models import CardCheckFailure, CardCheckSource, CardTestingBlock, Donation
 from payments.states import DONATION, DonationStatus
@@ -83,7 +84,7 @@ THRESHOLD_SETTING = {
     CardCheckSource.CARD: "CARD_FAILURES_PER_CARD",
 }
 COUNTED_BY = {
-    CardCheckSource.IP: "client_ip",
+    CardCheckSource.IP: "client_network",
     CardCheckSource.EMAIL: "email",
     CardCheckSource.ACCOUNT: "user_id",
     CardCheckSource.CARD: "card_fingerprint",
@@ -154,8 +155,8 @@ def _sources(
 ) -> list[tuple[str, str]]:
     """(source, value) pairs for what is known; a member's account replaces their email."""
     sources = []
-    if valid_ip(ip):
-        sources.append((CardCheckSource.IP, valid_ip(ip)))
+    if valid_ip(ip):  # an IPv6 address counts as its /64, as in the rate limits
+        sources.append((CardCheckSource.IP, address_key(valid_ip(ip))))
     if user_id is not None:
         sources.append((CardCheckSource.ACCOUNT, str(user_id)))
     elif email:
@@ -233,6 +234,7 @@ def record_failure(failure: CardFailure, starter: Starter, *, now: datetime | No
                 stage=failure.stage,
                 start=starter.label[:100],
                 client_ip=valid_ip(starter.ip),
+                client_network=address_key(valid_ip(starter.ip) or ""),
                 email="" if starter.user_id is not None else email_key(starter.email),
                 user_id=starter.user_id,
                 card_fingerprint=(failure.card or "")[:64],

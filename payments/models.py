@@ -516,6 +516,12 @@ class CardCheckFailure(models.Model):
     stage = models.CharField(max_length=10, choices=[("setup", "Setup"), ("payment", "Payment")])
     start = models.CharField(max_length=100, help_text="The gift or membership it was for.")
     client_ip = models.GenericIPAddressField(null=True, blank=True)
+    client_network = models.CharField(
+        max_length=64,
+        blank=True,
+        default="",
+        help_text="What the address counts as: itself, or an IPv6 address's /64.",
+    )
     email = models.CharField(
         max_length=254, blank=True, help_text="A guest's email, normalised (members: account)."
     )
@@ -533,7 +539,7 @@ class CardCheckFailure(models.Model):
     class Meta:
         ordering = ["-created_at"]
         indexes = [
-            models.Index(fields=["client_ip", "created_at"]),
+            models.Index(fields=["client_network", "created_at"]),
             models.Index(fields=["email", "created_at"]),
             models.Index(fields=["user", "created_at"]),
             models.Index(fields=["card_fingerprint", "created_at"]),
@@ -550,7 +556,9 @@ class CardTestingBlock(models.Model):
 
     source = models.CharField(max_length=10, choices=CardCheckSource.choices)
     value = models.CharField(
-        max_length=254, help_text="The address, normalised email, account id or fingerprint."
+        max_length=254,
+        help_text="The address (an IPv6 address's /64), normalised email, account id or "
+        "fingerprint.",
     )
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,

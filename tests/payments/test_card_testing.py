@@ -550,6 +550,20 @@ def test_the_challenge_lets_a_blocked_source_through_when_it_is_passed(
     assert join_start(client, ip=TESTER).status_code == LET_THROUGH
 
 
+def test_failures_from_addresses_of_one_ipv6_network_block_the_network(
+    client, db, stripe_unreachable, settings
+):
+    """A card tester with a /64 moves to a fresh address for each card: it counts as one."""
+    settings.CARD_FAILURES_PER_IP = "3/h"
+    for n in range(3):
+        fail_checks(1, ip=f"2001:db8:7:7::{n + 1}", email=f"tester{n}@example.org")
+
+    block = CardTestingBlock.objects.get(source=CardCheckSource.IP)
+    assert (block.value, block.failures) == ("2001:db8:7:7::/64", 3)
+    assert give_start(client, ip="2001:db8:7:7:abcd::99").status_code == 429
+    assert give_start(client, ip="2001:db8:7:8::1").status_code == LET_THROUGH  # another /64
+
+
 def test_without_a_challenge_a_blocked_source_waits_and_a_block_expires(
     client, db, stripe_unreachable
 ):
