@@ -230,10 +230,17 @@ class KnownValuesFilter(admin.FieldListFilter):
     def __init__(self, field, request, params, model, model_admin, field_path):
         self.lookup_kwarg = f"{field_path}__exact"
         given = params.pop(self.lookup_kwarg, None)
-        self.given = None if given is None else str(_last(given)).strip()
+        self.given = None if given is None else self.clean(str(_last(given)))
         super().__init__(field, request, params, model, model_admin, field_path)
         if self.given is not None:
             self.used_parameters[self.lookup_kwarg] = self.given
+
+    def clean(self, given: str) -> str | None:
+        """The value asked for, as compared (None: no filter)."""
+        return given.strip()
+
+    def choice_values(self) -> list[tuple[str, str]]:
+        return list(self.values)
 
     def expected_parameters(self) -> list[str]:
         return [self.lookup_kwarg]
@@ -256,7 +263,7 @@ class KnownValuesFilter(admin.FieldListFilter):
             "query_string": changelist.get_query_string(remove=[self.lookup_kwarg]),
             "display": "All",
         }
-        pairs = list(self.values)
+        pairs = self.choice_values()
         if self.given is not None and self.given not in {value for value, _ in pairs}:
             pairs.append((self.given, self.given or "(none)"))
         for value, label in pairs:
