@@ -62,6 +62,18 @@ def type_card(page, number: str) -> None:
     page.keyboard.type("01001")
 
 
+def pay_by_keyboard(page, email_field: str, email: str, button: str, *, shot: str, until) -> None:
+    """The end of a payment form by keyboard: the email, the card, the form's screenshot,
+    Enter on the pay button, then the page it leads to (the bank's check, if any, first)."""
+    tab_to(page, email_field)
+    page.keyboard.type(email)
+    type_card(page, CARD_OK)
+    screenshot(page, shot)
+    tab_to(page, button)
+    page.keyboard.press("Enter")
+    answer_challenges(page, until=until)
+
+
 def assert_fits_the_screen(page) -> None:
     """Nothing makes the page scroll sideways; else which elements stick out."""
     too_wide = page.evaluate(
@@ -103,13 +115,7 @@ def test_a_guest_gives_from_an_article_by_keyboard_alone(page, stack, size):
     expect(chosen).to_have_attribute("aria-pressed", "true")
     expect(page.locator("#give-button")).to_have_text(f"Give {chosen.inner_text().strip()}")
 
-    tab_to(page, "#id_email")
-    page.keyboard.type(email)
-    type_card(page, CARD_OK)
-    screenshot(page, f"give{on}")
-    tab_to(page, "#give-button")
-    page.keyboard.press("Enter")
-    answer_challenges(page, until=THANKS)
+    pay_by_keyboard(page, "#id_email", email, "#give-button", shot=f"give{on}", until=THANKS)
 
     expect(page.locator("h1")).to_contain_text("Thank")
     assert_fits_the_screen(page)
@@ -141,13 +147,9 @@ def test_a_new_reader_joins_from_an_article_by_keyboard_alone(page, stack, size)
     expect(page.get_by_role("radio", name=re.compile("Champion"))).to_be_checked()
     expect(page.locator("#join-button")).to_have_text(re.compile(r"^Join for \S+ a year$"))
 
-    tab_to(page, "input[name=email]")
-    page.keyboard.type(email)
-    type_card(page, CARD_OK)
-    screenshot(page, f"join{on}")
-    tab_to(page, "#join-button")
-    page.keyboard.press("Enter")
-    answer_challenges(page, until=WELCOME)
+    pay_by_keyboard(
+        page, "input[name=email]", email, "#join-button", shot=f"join{on}", until=WELCOME
+    )
 
     expect(page.locator("h1")).to_contain_text("Welcome")
     assert_fits_the_screen(page)
