@@ -20,7 +20,6 @@ that broke); 2 if the bench itself could not run.
 """
 
 import argparse
-import os
 import sys
 import time
 import traceback
@@ -86,11 +85,16 @@ def _run_section(name: str, bench) -> None:
     runners[name](bench)
 
 
+def chosen_sections(args: argparse.Namespace) -> tuple[str, ...]:
+    """`--only`'s sections, else the default ones and, with `--admin`, the admin's."""
+    return args.only or (DEFAULT_SECTIONS + (("admin",) if args.admin else ()))
+
+
 def main(argv: list[str] | None = None) -> int:
     args = arguments(argv)
-    sections = args.only or (DEFAULT_SECTIONS + (("admin",) if args.admin else ()))
+    sections = chosen_sections(args)
     ensure_wrk()
-    from bench.context import Bench, setup_django
+    from bench.context import Bench, seed_demo_data, setup_django
     from bench.give_start import TimingStripeProxy
     from bench.simulation.stack import Stack
 
@@ -102,18 +106,16 @@ def main(argv: list[str] | None = None) -> int:
         web_workers=args.web_workers,
         settings_module="bench.settings",
         celery_app="bench.worker",
-        worker_queues=",".join(WORKER_QUEUES),
         api_proxy_class=TimingStripeProxy,
     )
-    options = {k: v for k, v in vars(args).items() if k not in ("only",)}
-    bench = Bench(stack, load, report, options)
+    bench = Bench(stack, load, report, vars(args))
     started = time.monotonic()
     broken = False
     try:
         print(f"Starting the stack (logs in {stack.workdir}) ...", flush=True)
         stack.start()
         setup_django(stack)
-        _seed()
+        seed_demo_data()
         for name in sections:
             print(f"Measuring {name} ...", flush=True)
             try:
@@ -163,14 +165,6 @@ def _notes(sections: tuple[str, ...], load: Load, args: argparse.Namespace) -> l
             f"queue ({','.join(WORKER_QUEUES)}); production runs a worker per queue"
         )
     return notes
-
-
-def _seed() -> None:
-    """Levels, suggested amounts, currencies and articles: demo_data without a ledger."""
-    from django.core.management import call_command
-
-    with open(os.devnull, "w") as quiet:
-        call_command("demo_data", "--no-ledger", stdout=quiet)
 
 
 if __name__ == "__main__":

@@ -38,13 +38,13 @@ def _payments_in(name: str) -> int:
 
 def run_admin(bench: Bench) -> None:
     options = bench.options
-    name = options.get("admin_database", "patronage_bench_admin")
+    name = options["admin_database"]
     payments, members = (
-        options.get("admin_payments", 1_000_000),
-        options.get("admin_members", 100_000),
+        options["admin_payments"],
+        options["admin_members"],
     )
     # The data of an earlier run is kept unless asked to build it again.
-    reuse = _payments_in(name) >= payments and not options.get("admin_rebuild", False)
+    reuse = _payments_in(name) >= payments and not options["admin_rebuild"]
     env = {
         **bench.stack.env,
         "DJANGO_SETTINGS_MODULE": "config.settings",

@@ -32,6 +32,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/admin_dashboard.py` too
     sys.path.insert(0, str(ROOT))
 
+from bench.cpu import stat_cpu_seconds  # noqa: E402 (after the path is set)
+
 BENCH_EMAIL = "bench-admin@example.org"
 SLOW_MS = 500
 
@@ -268,10 +270,9 @@ def _database_cpu_seconds() -> float | None:
             cursor.execute("SELECT pg_backend_pid()")
             _BACKEND_PID = cursor.fetchone()[0]
     try:
-        fields = Path(f"/proc/{_BACKEND_PID}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
+        return stat_cpu_seconds(Path(f"/proc/{_BACKEND_PID}/stat").read_text())[1]
+    except (OSError, ValueError, IndexError):
         return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
 
 
 _BACKEND_PID: int | None = None

@@ -316,7 +316,7 @@ def _stripe_calls(bench: Bench, start: float, end: float) -> str:
 def run_burst(bench: Bench) -> None:
     from payments.currencies import default_currency
 
-    count = bench.options.get("burst_events", 10_000)
+    count = bench.options["burst_events"]
     run = uuid.uuid4().hex[:6]
     currency = default_currency().code
     report = bench.report
@@ -334,7 +334,7 @@ def run_burst(bench: Bench) -> None:
     queues.wait_idle(bench.stack, timeout=120)
     burst_start, cpu_before = time.perf_counter(), _worker_cpu(bench)
     sent = send_burst(bench, gifts, run)
-    drained = wait_processed(bench, count, run, stall=bench.options.get("burst_stall", 120))
+    drained = wait_processed(bench, count, run, stall=bench.options["burst_stall"])
     event_cpu = _per_item_ms(_worker_cpu(bench), cpu_before, count)
     b = books(bench, sent, run)
     report.notes.append(f"burst: {_stripe_calls(bench, burst_start, time.perf_counter())}")

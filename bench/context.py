@@ -88,9 +88,18 @@ def _rate(result: WrkResult) -> str:
 
 
 def setup_django(stack: Stack) -> None:
-    """This process reads and writes the bench's database with the site's settings (to
-    prepare data and count queries in-process)."""
+    """This process reads and writes the stack's database with the site's settings (the
+    bench prepares data and counts queries in-process; the simulation checks the books)."""
     os.environ.update(stack.env)
     import django
 
     django.setup()
+
+
+def seed_demo_data() -> None:
+    """Levels, suggested amounts, currencies and articles: demo_data without a ledger (the
+    simulation checks the books against the emulator: no invented ledger rows)."""
+    from django.core.management import call_command
+
+    with open(os.devnull, "w") as quiet:
+        call_command("demo_data", "--no-ledger", stdout=quiet)

@@ -64,7 +64,7 @@ def run_give_start(bench: Bench) -> None:
     proxy = bench.stack.api_proxy
     if not isinstance(proxy, TimingStripeProxy):
         raise RuntimeError("the bench's stack must run TimingStripeProxy in front of Stripe")
-    count = bench.options.get("give_starts", 300)
+    count = bench.options["give_starts"]
     browser = Browser(bench.stack.site, ip="198.51.100.1")
     browser.page("/give/")
     currency = default_currency().code

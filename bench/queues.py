@@ -11,9 +11,7 @@ import signal
 import time
 from collections.abc import Iterator
 
-from bench.simulation.stack import Stack
-
-WORKER_QUEUES = ("celery", "emails")
+from bench.simulation.stack import WORKER_QUEUES, Stack
 
 
 @contextlib.contextmanager
@@ -49,9 +47,9 @@ def wait_idle(stack: Stack, *, timeout: float = 120) -> bool:
     """Nothing waiting and nothing running, for a second."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if not waiting(stack) and stack.queue_is_idle():
+        if stack.queue_is_idle():
             time.sleep(1)
-            if not waiting(stack) and stack.queue_is_idle():
+            if stack.queue_is_idle():
                 return True
         time.sleep(0.5)
     return False

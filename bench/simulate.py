@@ -12,7 +12,6 @@ sweeper, and compares the ledger, receipts, memberships and inbox with Stripe
 """
 
 import argparse
-import os
 import signal
 import sys
 import time
@@ -23,6 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python bench/simulate.py` too
     sys.path.insert(0, str(ROOT))
 
+from bench.context import seed_demo_data, setup_django  # noqa: E402
 from bench.simulation.stack import Stack  # noqa: E402
 from bench.simulation.stripe_side import StripeSide  # noqa: E402
 
@@ -63,23 +63,13 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def _setup_django(stack: Stack) -> None:
-    """This process reads the site's database (for the checks) with the site's settings."""
-    os.environ.update(stack.env)
-    import django
-
-    django.setup()
-
-
 def _seed_data() -> None:
     """Levels, suggested amounts and articles (demo_data), and a staff user to sign in."""
     from allauth.account.models import EmailAddress
-    from django.core.management import call_command
 
     from members.models import User
 
-    # The books are checked against the emulator: no invented ledger rows.
-    call_command("demo_data", "--no-ledger", stdout=open(os.devnull, "w"))  # noqa: SIM115
+    seed_demo_data()
     staff = User.objects.create_superuser(STAFF_EMAIL, STAFF_PASSWORD)
     EmailAddress.objects.create(user=staff, email=STAFF_EMAIL, verified=True, primary=True)
 
@@ -124,7 +114,7 @@ def simulate(args: argparse.Namespace) -> int:
     try:
         print(f"Starting the stack (logs in {stack.workdir}) ...", flush=True)
         stack.start()
-        _setup_django(stack)
+        setup_django(stack)
         _seed_data()
         from bench.simulation import checks, journeys
 

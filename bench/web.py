@@ -15,7 +15,6 @@ from dataclasses import dataclass, field, replace
 
 CEILING_PATH = "/bench/ceiling"  # the bare view (bench/urls.py) every figure is a ratio to
 UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
-COUNT_SUFFIX = {"": 1.0, "k": 1e3, "K": 1e3, "m": 1e6, "M": 1e6, "g": 1e9, "G": 1e9}
 
 
 class WrkMissing(RuntimeError):

@@ -2,7 +2,7 @@
 
 import pytest
 
-from bench.__main__ import DEFAULT_SECTIONS, arguments
+from bench.__main__ import DEFAULT_SECTIONS, arguments, chosen_sections
 
 
 def test_only_takes_a_comma_separated_list_of_sections():
@@ -16,5 +16,7 @@ def test_an_unknown_section_is_refused(capsys):
 
 
 def test_the_admin_at_a_million_payments_runs_only_when_asked():
+    assert chosen_sections(arguments([])) == DEFAULT_SECTIONS
     assert "admin" not in DEFAULT_SECTIONS
-    assert arguments(["--admin"]).admin is True
+    assert chosen_sections(arguments(["--admin"])) == (*DEFAULT_SECTIONS, "admin")
+    assert chosen_sections(arguments(["--admin", "--only", "api"])) == ("api",)  # only wins

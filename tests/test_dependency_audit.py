@@ -43,7 +43,7 @@ def nothing_ignored(tmp_path) -> Path:
     return path
 
 
-def pip_audit_skipping_everything(lock, ignored) -> dict:
+def pip_audit_skipping_everything(lock) -> dict:
     """What pip-audit answers where PyPI's per-release address does not (as here)."""
     return {
         "dependencies": [
@@ -66,7 +66,7 @@ def test_a_vulnerability_pip_audit_reports_fails_the_audit(
             {"name": "boolean-py", "version": "5.0", "vulns": []},
         ]
     }
-    monkeypatch.setattr(audit, "run_pip_audit", lambda lock, ignored: report)
+    monkeypatch.setattr(audit, "run_pip_audit", lambda lock: report)
     assert audit.main(lock, nothing_ignored) == 1
     assert "VULNERABLE  django==5.2.19: PYSEC-1" in capsys.readouterr().out
 

@@ -12,7 +12,6 @@ import contextlib
 import os
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -25,12 +24,14 @@ import requests
 
 from bench.simulation.chaos import ChaosProxy
 from bench.simulation.mailbox import Mailbox
-from tests.support.processes import free_port, wait_for_port
+from tests.support.processes import free_port, stop_group, wait_for_port
 from tests.support.stripe_proxy import StripeProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 PG = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 REDIS = {"host": "127.0.0.1", "port": 6379}
+# The worker's queues: Stripe events (Celery's default queue) and emails (CELERY_EMAIL_QUEUE)
+WORKER_QUEUES = ("celery", "emails")
 
 
 class Stack:
@@ -45,8 +46,6 @@ class Stack:
         calm: bool = False,
         settings_module: str = "config.settings",
         celery_app: str = "config",
-        worker_queues: str | None = None,
-        extra_env: dict[str, str] | None = None,
         api_proxy_class: type[StripeProxy] = StripeProxy,
     ) -> None:
         self.seed = seed
@@ -59,12 +58,10 @@ class Stack:
         self.redis = dict(REDIS)
         self.web_workers = web_workers
         # The bench (bench/__main__.py) starts the site with its own settings module (the
-        # same settings plus a ceiling view), a worker app with a no-op task, the worker
-        # on named queues, limits of its own and a proxy that times Stripe's calls.
+        # same settings plus a ceiling view), a worker app with a no-op task and a proxy
+        # that times Stripe's calls.
         self.settings_module = settings_module
         self.celery_app = celery_app
-        self.worker_queues = worker_queues
-        self.extra_env = dict(extra_env or {})
         self.api_proxy_class = api_proxy_class
         self.db_name = f"patronage_sim_{os.getpid()}"
         self.workdir = Path(tempfile.mkdtemp(prefix="patronage-sim-"))
@@ -118,7 +115,7 @@ class Stack:
             [
                 *("-m", "celery", "-A", self.celery_app, "worker", "--concurrency", "2"),
                 *("--loglevel", "WARNING", "--without-gossip", "--without-mingle"),
-                *("-Q", self.worker_queues or "celery,emails"),  # events, and emails
+                *("-Q", ",".join(WORKER_QUEUES)),
             ],
             self.env,
         )
@@ -165,7 +162,6 @@ class Stack:
             "CARD_FAILURES_PER_EMAIL": "100000/m",
             "CARD_FAILURES_PER_CARD": "0/h",
             "LOG_LEVEL": "WARNING",
-            **self.extra_env,
         }
 
     def _start_redis(self) -> None:
@@ -241,7 +237,7 @@ class Stack:
         queue = self._redis()
         if not queue.exists("_kombu.binding.celery"):
             raise RuntimeError("the queue's bindings are gone: someone flushed the Redis database")
-        if queue.llen("celery") or queue.llen("emails"):
+        if any(queue.llen(name) for name in WORKER_QUEUES):
             return False
         inspect = app.control.inspect(timeout=2.0)
         replies = [inspect.active(), inspect.reserved()]
@@ -259,7 +255,7 @@ class Stack:
     def stop(self, *, keep_logs: bool = False, keep_db: bool = False) -> None:
         """Stop everything started, drop the database, flush Redis; safe to call twice."""
         for name, process in reversed(list(self.processes.items())):
-            _stop_group(process)
+            stop_group(process)
             del self.processes[name]
         for server in (self.chaos, self.api_proxy, self.mail):
             if server is not None:
@@ -278,17 +274,3 @@ class Stack:
                 self._redis().flushdb()
         if not keep_logs:
             shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the process group this process leads, SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 15), (signal.SIGKILL, 5)):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, sig)
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue

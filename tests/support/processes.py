@@ -1,5 +1,8 @@
 """Start and wait for helper processes (localstripe) on free loopback ports."""
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
 import sys
@@ -64,3 +67,17 @@ def running_emulator(port: int, state_file: Path | None = None) -> Iterator[subp
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def stop_group(process: subprocess.Popen, *, term_wait: float = 15) -> None:
+    """SIGTERM to the process group `process` leads, SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    for sig, wait in ((signal.SIGTERM, term_wait), (signal.SIGKILL, 5)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait)
+            return
+        except subprocess.TimeoutExpired:
+            continue

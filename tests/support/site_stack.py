@@ -16,7 +16,6 @@ import ast
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -34,7 +33,7 @@ from payments import stripe_gateway as gateway
 from payments.models import Donation
 from tests.payments.donations import give
 from tests.support import stripe_payloads as payloads
-from tests.support.processes import free_port, wait_for_port, wait_until
+from tests.support.processes import free_port, stop_group, wait_for_port, wait_until
 from tests.support.redis_server import RedisServer
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.webhooks import signed, webhook_path
@@ -159,7 +158,7 @@ class SiteStack:
 
     def stop(self) -> None:
         for process in self.processes.values():
-            _stop_group(process)
+            stop_group(process, term_wait=20)
         self.processes.clear()
         self.redis.stop()
         self.database.down()
@@ -281,22 +280,6 @@ class SiteStack:
             sender.send_task(task, kwargs=kwargs, queue="celery", connection=broker)
         sender.close()
         return ast.literal_eval(self.wait_until(lambda: self.task_runs(name)[before:])[0])
-
-
-def _stop_group(process: subprocess.Popen) -> None:
-    """SIGTERM to the process group, SIGKILL if it lingers."""
-    if process.poll() is not None:
-        return
-    for sig, wait in ((signal.SIGTERM, 20), (signal.SIGKILL, 5)):
-        try:
-            os.killpg(process.pid, sig)
-        except ProcessLookupError:
-            return
-        try:
-            process.wait(timeout=wait)
-            return
-        except subprocess.TimeoutExpired:
-            continue
 
 
 def paid_gift_event(client, *, email: str, amount: str = "25") -> dict:

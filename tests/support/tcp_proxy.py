@@ -62,8 +62,6 @@ class TcpProxy:
     def __init__(self, target_host: str, target_port: int, *, port: int = 0) -> None:
         self.target = (target_host, target_port)
         self.port = port
-        self.accepted = 0  # connections taken while up
-        self.answers_lost = 0
         self._lock = threading.Lock()
         self._pairs: set[_Pair] = set()
         self._listener: socket.socket | None = None
@@ -109,8 +107,6 @@ class TcpProxy:
         for pair in pairs:
             pair.cut()
 
-    stop = down
-
     def lose_answer_to(self, pattern: bytes) -> None:
         """The next request matching `pattern` (a regular expression over the bytes the
         client sends) is delivered, its answer is lost, and the proxy goes down."""
@@ -149,7 +145,6 @@ class TcpProxy:
                     return
                 pair = _Pair(client, server)
                 self._pairs.add(pair)
-                self.accepted += 1
             threading.Thread(target=self._client_to_server, args=(pair,), daemon=True).start()
             threading.Thread(target=self._server_to_client, args=(pair,), daemon=True).start()
 
@@ -171,7 +166,6 @@ class TcpProxy:
         try:
             while data := pair.server.recv(CHUNK):
                 if pair.losing:
-                    self.answers_lost += 1
                     self.down()
                     self._lost.set()
                     break
