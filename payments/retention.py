@@ -12,6 +12,7 @@ Run daily by the beat task `payments.tasks.apply_retention`.
   other record points at with a protecting foreign key.
 """
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -39,7 +40,9 @@ class RetentionResult:
     unpaid_donations: int
 
 
-def _event_cutoff(now: datetime, days: int) -> datetime:
+def cutoff(now: datetime, days: int) -> datetime:
+    """`days` ago, and never later than Stripe's events stop being listed (30 days): what
+    reconciliation could still fetch or a late event still name is kept."""
     return now - max(timedelta(days=days), gateway.EVENT_RETENTION)
 
 
@@ -63,24 +66,28 @@ def apply_retention(*, now: datetime | None = None) -> RetentionResult:
     ignored = _delete(
         StripeEvent.objects.filter(
             status=EventStatus.IGNORED,
-            received_at__lt=_event_cutoff(now, settings.RETENTION_IGNORED_EVENTS_DAYS),
+            received_at__lt=cutoff(now, settings.RETENTION_IGNORED_EVENTS_DAYS),
         )
     )
     processed = _delete(
         StripeEvent.objects.filter(
             status=EventStatus.PROCESSED,
-            received_at__lt=_event_cutoff(now, settings.RETENTION_PROCESSED_EVENTS_DAYS),
+            received_at__lt=cutoff(now, settings.RETENTION_PROCESSED_EVENTS_DAYS),
         )
     )
-    with transaction.atomic():
-        locked = unpaid_donations_to_delete(now).select_for_update(of=("self",))
-        pks = list(locked.values_list("pk", flat=True))
-        # Locked: a payment recorded for one of them now waits for us (and the
-        # delete checks the protecting links once more).
-        unpaid = _delete(unpaid_donations_to_delete(now).filter(pk__in=pks))
+    unpaid = delete_locked(unpaid_donations_to_delete, now)
     return RetentionResult(
         ignored_events=ignored, processed_events=processed, unpaid_donations=unpaid
     )
+
+
+def delete_locked(rows: Callable[[datetime], models.QuerySet], now: datetime) -> int:
+    """Delete `rows(now)` (the rows whose time is up), counted. They are locked first: a
+    payment recorded for one of them meanwhile waits for us, and the delete reads them
+    (and the links protecting them) once more."""
+    with transaction.atomic():
+        pks = list(rows(now).select_for_update(of=("self",)).values_list("pk", flat=True))
+        return _delete(rows(now).filter(pk__in=pks))
 
 
 def _delete(queryset: models.QuerySet) -> int:

@@ -27,6 +27,13 @@ def remember_card(
     _store_card(Membership.objects.filter(pk=membership.pk), payment_method_id, card)
 
 
+def put_card(membership: Membership, payment_method_id: str, card: gateway.CardInfo | None) -> None:
+    """The same, on a membership about to be saved (a locked one, say)."""
+    if card is not None:
+        for name, value in _card_fields(payment_method_id, card).items():
+            setattr(membership, name, value)
+
+
 def follow_card(membership_pk: int) -> None:
     """Remember the card the membership's subscription is charged to now, as Stripe says
     (another was put on it outside this site: in Stripe's dashboard, say). Read from
@@ -49,11 +56,15 @@ def follow_card(membership_pk: int) -> None:
 
 def _store_card(memberships, payment_method_id: str, card: gateway.CardInfo | None) -> None:
     if card is not None:
-        memberships.update(
-            card_brand=card.brand[:20],
-            card_last4=card.last4[-4:],
-            card_payment_method_id=payment_method_id,
-        )
+        memberships.update(**_card_fields(payment_method_id, card))
+
+
+def _card_fields(payment_method_id: str, card: gateway.CardInfo) -> dict[str, str]:
+    return {
+        "card_brand": card.brand[:20],
+        "card_last4": card.last4[-4:],
+        "card_payment_method_id": payment_method_id,
+    }
 
 
 def card_form_closed_message(membership: Membership) -> str | None:

@@ -15,7 +15,7 @@ from members.services.card_checks import (
     card_form_closed_message,
     count_membership_failure,
     entered_membership_card,
-    remember_card,
+    put_card,
 )
 from members.services.stripe_sync import (
     META_MEMBERSHIP,
@@ -206,9 +206,9 @@ def _confirm_membership(membership: Membership, payment_method_id: str) -> PayOu
         ours = current.stripe_subscription_id in (None, subscription.id)
         if ours:
             current.stripe_subscription_id = subscription.id
+            if card is not None:  # saved with the rest: the subscription's card is known
+                put_card(current, card.id, card.card)
             apply_subscription(current, subscription, as_of=seen_at)
-    if ours and card is not None:
-        remember_card(current, card.id, card.card)
     if not ours:
         # Another request stored another subscription meanwhile (the reader changed the
         # amount in a second tab): this one is dropped unless it was paid (then its own

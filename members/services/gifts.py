@@ -64,10 +64,9 @@ def monthly_price(currency: str) -> int | None:
     ).aggregate(lowest=Min("amount"))["lowest"]
 
 
-def gift_level(currency: str, monthly: int | None = None) -> MembershipLevel | None:
-    """The level a gift membership gives: the one whose monthly price sets the gift's
-    (`monthly`: that price, when the caller has it already)."""
-    price = monthly if monthly is not None else monthly_price(currency)
+def gift_level(currency: str) -> MembershipLevel | None:
+    """The level a gift membership gives: the one whose monthly price sets the gift's."""
+    price = monthly_price(currency)
     return level_for(price, currency.upper(), Interval.MONTH) if price is not None else None
 
 

@@ -95,6 +95,20 @@ def test_an_existing_member_joins_yearly_at_a_custom_amount(client, tasks, strip
     assert has_member_perks(user)
 
 
+def test_a_join_remembers_its_card_without_asking_stripe_for_it_again(
+    client, tasks, stripe_webhooks, monkeypatch
+):
+    asked = []  # reads of "which card is on the subscription now?"
+    monkeypatch.setattr("members.tasks.follow_membership_card.delay", asked.append)
+    client.force_login(UserFactory())
+
+    membership = refreshed(join(client), status=MembershipStatus.ACTIVE)
+
+    assert membership.card == "Visa ending 4242"
+    assert membership.card_payment_method_id.startswith("pm_")
+    assert asked == []
+
+
 def test_a_declined_first_card_can_be_replaced_and_the_membership_starts_once(
     client, tasks, stripe_webhooks
 ):

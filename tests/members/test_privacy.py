@@ -85,7 +85,11 @@ def member(email: str, name: str) -> User:
     user = UserFactory(email=email, display_name=name)
     history(email, name, user=user)
     MembershipFactory(
-        user=user, note=f"Hardship grant for {name}", card_brand="visa", card_last4="4242"
+        user=user,
+        note=f"Hardship grant for {name}",
+        card_brand="visa",
+        card_last4="4242",
+        card_payment_method_id="pm_ana",
     )
     GiftMembershipFactory(recipient_email=email, recipient_name=name, message=f"For {name}")
     return user
@@ -259,7 +263,11 @@ def test_erasure_pseudonymises_the_person_everywhere_and_keeps_the_ledger_whole(
     membership = Membership.objects.get(user=ana)
     assert membership.status == MembershipStatus.CANCELED
     assert (membership.email, membership.note) == (f"erased-membership-{membership.pk}@invalid", "")
-    assert (membership.card_brand, membership.card_last4) == ("", "")
+    assert (membership.card_brand, membership.card_last4, membership.card_payment_method_id) == (
+        "",
+        "",
+        "",
+    )
     sent, later = GiftMembership.objects.filter(donation__donor=donor).order_by("pk")
     assert (sent.giver_name, sent.message, sent.recipient_name) == ("", "", "")
     assert sent.recipient_email == f"erased-gift-{sent.pk}@invalid"
