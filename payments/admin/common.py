@@ -21,7 +21,7 @@ from config.admin_base import (
     Totals,
 )
 from payments.currencies import offered_currencies
-from payments.models import Attribution, Dispute
+from payments.models import Dispute
 from payments.money import Money
 from payments.states import CLOSED_DISPUTE_STATUSES
 from payments.stripe_gateway import dashboard_url
@@ -32,9 +32,6 @@ class MoneyListAdmin(
 ):
     """A list of money (gifts, the ledger, refunds, disputes): large, exported as CSV,
     with totals per currency, found by Stripe id, written only from Stripe's side."""
-
-    # What a list row does not show: not read for the list (the detail page has them).
-    list_defer = tuple(Attribution.LINK_FIELDS)
 
     @admin.display(description="Amount", ordering="amount")
     def amount_display(self, obj) -> str:

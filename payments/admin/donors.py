@@ -25,6 +25,7 @@ from payments.admin.common import (
 )
 from payments.forms import MajorUnitAmountsForm
 from payments.models import (
+    Attribution,
     Donation,
     Donor,
     SuggestedAmount,
@@ -122,7 +123,7 @@ class DonationAdmin(MoneyListAdmin):
     }
     list_select_related = ["donor"]
     sortable_by = ["created"]
-    list_defer = (*MoneyListAdmin.list_defer, "last_error", "client_ip")
+    list_defer = (*Attribution.LINK_FIELDS, "last_error", "client_ip")
     fieldsets = [
         (
             None,

@@ -23,7 +23,6 @@ from config.admin_base import (
     ReadOnlyAdmin,
     ReadOnlyInline,
     Totals,
-    parse_day_or_moment,
 )
 from config.errors import Refused
 from payments.admin.common import (
@@ -43,6 +42,7 @@ from payments.admin.common import (
     stripe_link,
 )
 from payments.models import (
+    Attribution,
     Dispute,
     Payment,
     Receipt,
@@ -161,6 +161,11 @@ class RefundForm(forms.Form):
         return cleaned
 
 
+def _filter(changelist, kind: type):
+    """The list's filter of this class (each money list has one of each it uses)."""
+    return next(spec for spec in changelist.filter_specs if isinstance(spec, kind))
+
+
 @admin.register(Payment)
 class PaymentAdmin(MoneyListAdmin):
     """The ledger: one row per successful charge. Filters take the parameters the revenue
@@ -168,6 +173,8 @@ class PaymentAdmin(MoneyListAdmin):
     campaign, refunded, disputed); staff with `payments.view_revenue` see the totals of
     the filtered rows, per currency."""
 
+    # What a row does not show, left unread for the list (the detail page has them)
+    list_defer = tuple(Attribution.LINK_FIELDS)
     list_display = [
         "paid",
         "donor_cell",
@@ -282,23 +289,19 @@ class PaymentAdmin(MoneyListAdmin):
         hourly sums (payments/selectors/revenue.py), not from a million rows."""
         params = changelist.params
         if not changelist.query and set(params) <= self.SUMMED_BY_THE_HOUR | {ORDER_VAR, ALL_VAR}:
-            bounds = {}
-            for name in ("paid_at__gte", "paid_at__lt"):
-                text = str(params.get(name, "")).strip()
-                bounds[name] = parse_day_or_moment(text) if text else None
-                if text and bounds[name] is None:
-                    break  # the filter ignores a wrong date; so do the rows' totals
-            else:
-                kind = params.get("kind__exact") or None
-                if kind is None or kind in PaymentKind.values:
-                    per_currency = revenue.ledger_totals(
-                        start=bounds["paid_at__gte"],
-                        end=bounds["paid_at__lt"],
-                        currency=(params.get("currency__exact") or "").strip().upper() or None,
-                        kind=kind,
-                    )
-                    if per_currency is not None:
-                        return self.list_totals(changelist.queryset, per_currency)
+            # The period and currency as the list's own filters read them
+            dates = _filter(changelist, DateRangeFilter)
+            kind = params.get("kind__exact") or None
+            # The filter ignores a wrong date; so do the rows' totals (summed from the rows)
+            if not dates.invalid and (kind is None or kind in PaymentKind.values):
+                per_currency = revenue.ledger_totals(
+                    start=dates.bounds.get("paid_at__gte"),
+                    end=dates.bounds.get("paid_at__lt"),
+                    currency=_filter(changelist, CurrencyFilter).given,
+                    kind=kind,
+                )
+                if per_currency is not None:
+                    return self.list_totals(changelist.queryset, per_currency)
         return super().totals_of(changelist)
 
     @admin.display(description="Paid", ordering="paid_at")
@@ -479,7 +482,6 @@ class RefundAdmin(MoneyListAdmin):
     search_fields = ["payment__donor__name", "payment__donor__email", "note"]
     search_help_text = "An email address, a name or a note, or a Stripe id (re_, pi_, ch_)."
     email_search = ["payment__donor__email"]
-    list_defer = ()
     stripe_id_search = {
         "re_": ["stripe_refund_id"],
         "pyr_": ["stripe_refund_id"],
@@ -570,7 +572,6 @@ class DisputeAdmin(MoneyListAdmin):
     search_fields = ["payment__donor__name", "payment__donor__email"]
     search_help_text = "An email address or a name, or a Stripe id (dp_, du_, pi_, ch_)."
     email_search = ["payment__donor__email"]
-    list_defer = ()
     stripe_id_search = {
         "dp_": ["stripe_dispute_id"],
         "du_": ["stripe_dispute_id"],

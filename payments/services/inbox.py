@@ -424,14 +424,13 @@ def messages_waiting(app, queue: str) -> int | None:
 
 
 def requeue_event(event: StripeEvent) -> None:
-    """Staff asked to process an event again (handlers are idempotent)."""
-    from payments.tasks import process_stripe_event
-
+    """Staff asked to process an event again (handlers are idempotent). Published as a
+    webhook's event is, so a slow broker never holds the admin's request."""
     with transaction.atomic():
         event = StripeEvent.objects.select_for_update().get(pk=event.pk)
         EVENT.advance(event, EventStatus.PENDING)
         event.save(update_fields=["status"])
-        transaction.on_commit(lambda: process_stripe_event.delay(event.pk), robust=True)
+        transaction.on_commit(lambda: publish_event(event.pk), robust=True)
 
 
 @dataclass(frozen=True)
