@@ -87,36 +87,42 @@ def start_membership(
             # Its first payment never went through: that subscription is dropped, we start anew.
             _end_unpaid_subscription(current)
             continue
-        customer_id = donors.stripe_customer_for(email, name=name, user=user)
+        # The donor and their Stripe customer, as a gift's start stores them: Stripe is
+        # asked first (no transaction open), then the donor is stored with that customer.
+        found = donors.find_donor(email)
+        customer_id = donors.customer_for(found, email, name=name, user=user)
         membership = current or Membership(
             user=user,
             email=email,
             kind=MembershipKind.PAID,
             status=MembershipStatus.INCOMPLETE,
         )
-        with transaction.atomic():
-            donor = donors.get_or_create_donor(email, name=name, user=user)
-            donors.keep_stripe_customer(donor, customer_id)
-            if current is not None:
-                membership = lock_membership(current.pk)
-                unchanged = (membership.status, membership.stripe_subscription_id) == (
-                    MembershipStatus.INCOMPLETE,
-                    current.stripe_subscription_id,
-                )
-            else:
-                unchanged = True
-            if unchanged and donor.stripe_customer_id == customer_id:
-                stored = _store_start(
-                    membership,
-                    donor=donor,
-                    amount=amount,
-                    currency=currency,
-                    interval=interval,
-                    attribution=attribution,
-                    client_ip=client_ip,
-                )
-                if stored:
-                    return membership
+        try:
+            with transaction.atomic():
+                # None: another start stored another customer on the donor meanwhile
+                donor = donors.store_donor(found, email, customer_id, name=name, user=user)
+                if current is not None:
+                    membership = lock_membership(current.pk)
+                    unchanged = (membership.status, membership.stripe_subscription_id) == (
+                        MembershipStatus.INCOMPLETE,
+                        current.stripe_subscription_id,
+                    )
+                else:
+                    unchanged = True
+                if donor is not None and unchanged:
+                    stored = _store_start(
+                        membership,
+                        donor=donor,
+                        amount=amount,
+                        currency=currency,
+                        interval=interval,
+                        attribution=attribution,
+                        client_ip=client_ip,
+                    )
+                    if stored:
+                        return membership
+        except IntegrityError:
+            continue  # the donor's address was stored by another request meanwhile
     raise Refused("Your membership changed while we were saving it. Please try again.")
 
 

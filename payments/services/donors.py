@@ -57,15 +57,6 @@ def keep_stripe_customer(donor: Donor, customer_id: str) -> None:
     donor.refresh_from_db(fields=["stripe_customer_id"])
 
 
-def stripe_customer_for(email: str, *, name: str = "", user=None) -> str:
-    """The Stripe Customer of the donor `get_or_create_donor(email, name=name, user=user)`
-    gives, made (if it has none) before that donor is stored: Stripe is asked first, so a
-    start that fails at Stripe stores nothing. The caller stores the donor afterwards, in
-    its own transaction, and keeps this customer on it (`keep_stripe_customer`)."""
-    email = email.strip().lower()
-    return customer_for(find_donor(email), email, name=name, user=user)
-
-
 def find_donor(email: str) -> Donor | None:
     """The donor of this (lower-cased) address, if there is one: one query."""
     return Donor.objects.filter(email=email).first()
@@ -77,8 +68,10 @@ def _owner(user, email: str):
 
 
 def customer_for(found: Donor | None, email: str, *, name: str = "", user=None) -> str:
-    """`stripe_customer_for`, given the donor `find_donor(email)` found (or None): asks
-    Stripe only when that donor has no customer yet. Call it with no transaction open."""
+    """The Stripe Customer of the donor `get_or_create_donor(email, name=name, user=user)`
+    would give, given the donor `find_donor(email)` found (or None): made (only when that
+    donor has none yet) before the donor is stored, so a start that fails at Stripe stores
+    nothing. Call it with no transaction open; then `store_donor` in the caller's."""
     if found is None:
         return _create_customer(email, name)
     if found.stripe_customer_id:
