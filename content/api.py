@@ -37,11 +37,8 @@ from content import reader_tokens, selectors
 from content.api_cache import (
     anonymous_name,
     article_name,
+    cached,
     invalidate_support_cache,
-    keep,
-    keep_local,
-    read,
-    read_local,
 )
 from content.models import Article
 from content.support import support_block
@@ -222,16 +219,9 @@ def _ninja_view(name: str):
 def _anonymous(request: HttpRequest, slug: str) -> HttpResponse:
     """The public answer: from this process's copy when there (no round trip), else from
     the shared cache (no query), else computed and kept."""
-    name = anonymous_name(slug)
-    cached = read_local(name)
-    if cached is None:
-        version, cached = read(name)
-        if cached is None:
-            body = _render(_article(slug), None, slug)
-            cached = (body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"')
-            keep(name, version, cached)
-        keep_local(name, cached)
-    body, etag = cached
+    body, etag = cached(
+        anonymous_name(slug), lambda: _with_etag(_render(_article(slug), None, slug))
+    )
     held = request.META.get("HTTP_IF_NONE_MATCH")
     if held and etag in parse_etags(held):
         response = HttpResponseNotModified()
@@ -246,18 +236,16 @@ def _anonymous(request: HttpRequest, slug: str) -> HttpResponse:
 def _article(slug: str) -> Article | None:
     """The published article with its documents, from this process's copy or the cache
     when there (only read, never changed: one copy serves every request)."""
-    name = article_name(slug)
-    cached = read_local(name)
-    if cached is None:
-        version, cached = read(name)
-        if cached is None:
-            article = (
-                selectors.published_articles().prefetch_related("documents").filter(slug=slug)
-            ).first()
-            cached = NO_ARTICLE if article is None else article
-            keep(name, version, cached)
-        keep_local(name, cached)
-    return None if cached == NO_ARTICLE else cached
+    found = cached(article_name(slug), lambda: _published(slug) or NO_ARTICLE)
+    return None if found == NO_ARTICLE else found
+
+
+def _published(slug: str) -> Article | None:
+    return selectors.published_articles().prefetch_related("documents").filter(slug=slug).first()
+
+
+def _with_etag(body: bytes) -> tuple[bytes, str]:
+    return body, f'"{hashlib.blake2b(body, digest_size=16).hexdigest()}"'
 
 
 def _render(article: Article | None, user, slug: str) -> bytes:

@@ -18,6 +18,8 @@ round trip to Redis either. `invalidate_support_cache()` empties this process's 
 other processes' copies end within SUPPORT_API_LOCAL_SECONDS (0: no local copies).
 """
 
+from collections.abc import Callable
+
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
@@ -68,6 +70,19 @@ def read_local(name: str) -> object | None:
 def keep_local(name: str, value: object) -> None:
     """Keep a copy of `value` in this process for SUPPORT_API_LOCAL_SECONDS."""
     _local.put(name, value)
+
+
+def cached(name: str, compute: Callable[[], object]) -> object:
+    """The entry `name`: this process's copy, else the shared cache's (for its current
+    version), else `compute()`d and kept in both."""
+    value = read_local(name)
+    if value is None:
+        version, value = read(name)
+        if value is None:
+            value = compute()
+            keep(name, version, value)
+        keep_local(name, value)
+    return value
 
 
 def forget_local() -> None:

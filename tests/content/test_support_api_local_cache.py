@@ -27,7 +27,7 @@ def shared_reads(monkeypatch):
         calls.append(name)
         return real(name)
 
-    monkeypatch.setattr("content.api.read", counted)
+    monkeypatch.setattr("content.api_cache.read", counted)
     return calls
 
 
