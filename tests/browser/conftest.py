@@ -12,6 +12,7 @@ vendored in tests/browser/vendor/. Without them the tests are skipped, except in
 (`CI=1`), where a missing piece fails the run.
 """
 
+import contextlib
 import os
 import shutil
 from collections.abc import Iterator
@@ -90,11 +91,19 @@ def chromium():
 @pytest.fixture
 def page(chromium, stack):
     """A fresh browser context (no cookies) at desktop size, on the stack's site."""
+    with fresh_page(chromium, stack) as opened:
+        yield opened
+
+
+@contextlib.contextmanager
+def fresh_page(chromium, stack) -> Iterator:
+    """A page in a browser context of its own (no cookies), closed after the block."""
     context = chromium.new_context(viewport=DESKTOP, base_url=stack.site)
     context.set_default_timeout(15_000)
-    opened = context.new_page()
-    yield opened
-    context.close()
+    try:
+        yield context.new_page()
+    finally:
+        context.close()
 
 
 def axe_violations(page, *, exclude: list[str] | None = None) -> list[dict]:

@@ -1,50 +1,14 @@
 """Journey 1 in a real browser: a guest gives once from an article, by card (3-D Secure
 included), lands on the thank-you page and gets a receipt."""
 
-import re
-import time
-
 import pytest
 from playwright.sync_api import expect
 
 from payments.stripe_gateway.errors import DECLINED
-from tests.browser.conftest import on_the_site
+from tests.browser.steps import ARTICLE, THANKS, answer_challenges, fill_card, gifts_of, ledger_of
 from tests.support.stripejs import CARD_3DS, CARD_DECLINED_ON_CHARGE, CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-ARTICLE = "grain-corridor-ports"  # one of demo_data's articles
-THANKS = re.compile(r"/give/[0-9a-f-]+/thanks")
-
-
-def answer_challenges(page, *, until: re.Pattern, timeout: float = 30) -> int:
-    """Complete each 3-D Secure challenge the emulator's Stripe.js shows until the page
-    reaches `until`; how many there were."""
-    challenges = 0
-    deadline = time.monotonic() + timeout
-    complete = page.get_by_role("button", name="Complete authentication")
-    while not until.search(page.url):
-        assert time.monotonic() < deadline, f"still on {page.url}"
-        if complete.count() and complete.first.is_visible():
-            complete.first.click()
-            challenges += 1
-            page.wait_for_timeout(300)
-        else:
-            page.wait_for_timeout(100)
-    page.wait_for_load_state()
-    return challenges
-
-
-def fill_card(page, number: str) -> None:
-    """The emulator's card element (Stripe's own is an iframe): its fields by name."""
-    for field, value in [
-        ("number", number),
-        ("exp_month", "12"),
-        ("exp_year", "34"),
-        ("cvc", "123"),
-        ("postal_code", "01001"),
-    ]:
-        page.locator(f"input[placeholder={field}]").fill(value)
 
 
 @pytest.mark.parametrize("card", [CARD_OK, CARD_3DS], ids=["card", "3-D Secure card"])
@@ -87,23 +51,3 @@ def test_a_declined_card_is_told_in_our_words_and_another_card_pays_the_same_gif
     assert gifts_of(stack, email) == ["succeeded 2"]  # the same gift, on its second card
     stack.mail.wait_for(email, "receipt", timeout=60)
     assert ledger_of(stack, email) == ["one_time -"]  # one payment, from no article
-
-
-def gifts_of(stack, email: str) -> list[str]:
-    """Each gift of `email` on the site, as "<status> <card attempts>"."""
-    return on_the_site(
-        stack,
-        "from payments.models import Donation\n"
-        f"for d in Donation.objects.filter(donor__email={email!r}).order_by('created_at'):\n"
-        "    print(d.status, d.attempts)",
-    )
-
-
-def ledger_of(stack, email: str) -> list[str]:
-    """Each ledger row of `email`'s payments, as "<kind> <article it came from or ->"."""
-    return on_the_site(
-        stack,
-        "from payments.models import Payment\n"
-        f"for p in Payment.objects.filter(donor__email={email!r}).order_by('paid_at'):\n"
-        "    print(p.kind, p.article_slug or '-')",
-    )

@@ -7,12 +7,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_giving_in_a_browser import ARTICLE, answer_challenges, fill_card
+from tests.browser.steps import ARTICLE, WELCOME, answer_challenges, fill_card
 from tests.support.stripejs import CARD_3DS, CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
-
-WELCOME = re.compile(r"/join/[0-9a-f-]+/welcome")
 
 
 def test_a_new_reader_joins_from_an_article_in_one_page_without_a_password(page, stack):

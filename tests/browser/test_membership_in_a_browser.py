@@ -10,8 +10,15 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.conftest import DESKTOP, PHONE, axe_violations, on_the_site, screenshot
-from tests.browser.test_giving_in_a_browser import ARTICLE, answer_challenges, fill_card
+from tests.browser.conftest import (
+    DESKTOP,
+    PHONE,
+    axe_violations,
+    fresh_page,
+    on_the_site,
+    screenshot,
+)
+from tests.browser.steps import ARTICLE, answer_challenges, fill_card
 from tests.support.stripejs import CARD_3DS, CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
@@ -107,12 +114,9 @@ def join_as_a_guest_and_sign_in_by_the_emailed_code(page, stack, email: str) -> 
 def member(chromium, stack):
     """One browser, one reader who joined as a guest and signed in by the emailed code;
     the tests below share them (one join for the whole journey)."""
-    context = chromium.new_context(viewport=DESKTOP, base_url=stack.site)
-    context.set_default_timeout(15_000)
-    page = context.new_page()
-    join_as_a_guest_and_sign_in_by_the_emailed_code(page, stack, EMAIL)
-    yield page
-    context.close()
+    with fresh_page(chromium, stack) as page:
+        join_as_a_guest_and_sign_in_by_the_emailed_code(page, stack, EMAIL)
+        yield page
 
 
 def test_a_guest_who_joined_signs_in_by_the_emailed_code_and_reads_as_a_member(member, stack):

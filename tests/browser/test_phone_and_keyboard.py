@@ -9,8 +9,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import DESKTOP, PHONE, axe_violations, screenshot
-from tests.browser.test_giving_in_a_browser import ARTICLE, THANKS, answer_challenges, gifts_of
-from tests.browser.test_joining_in_a_browser import WELCOME
+from tests.browser.steps import ARTICLE, THANKS, WELCOME, answer_challenges, gifts_of
 from tests.support.stripejs import CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

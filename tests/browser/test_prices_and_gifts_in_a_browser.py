@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_giving_in_a_browser import answer_challenges, fill_card
+from tests.browser.steps import answer_challenges, fill_card
 from tests.support.stripejs import CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

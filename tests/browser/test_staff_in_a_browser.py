@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import STAFF_EMAIL, STAFF_PASSWORD, on_the_site, screenshot
-from tests.browser.test_giving_in_a_browser import ARTICLE, THANKS, answer_challenges, fill_card
+from tests.browser.steps import ARTICLE, THANKS, answer_challenges, fill_card
 from tests.support.stripejs import CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]

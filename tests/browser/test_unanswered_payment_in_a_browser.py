@@ -7,7 +7,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.test_giving_in_a_browser import THANKS, answer_challenges, fill_card, gifts_of
+from tests.browser.steps import THANKS, answer_challenges, fill_card, gifts_of
 from tests.support.stripejs import CARD_OK
 
 pytestmark = [pytest.mark.integration, pytest.mark.browser]
